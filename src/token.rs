@@ -1,0 +1,229 @@
+//! Minting and verifying the anonymous session token (an HS256 JWT).
+//!
+//! A token's claims are the seed's: `sub` (the [`AnonId`]), `type`
+//! (always `"anonymous"`), `iat` and `exp`. Tokens minted by the seed's
+//! FastAPI backend with the same secret verify here unchanged.
+//!
+//! Verification follows RFC 8725 (JWT best current practices):
+//! - the algorithm is fixed to HS256 and compared exactly with the header's
+//!   `alg`; `none`, `hs256`, `HS512` and every other value are refused;
+//! - a header with `crit` is refused, since we implement no extension
+//!   (RFC 7515 §4.1.11); a `cty` other than JSON is refused, so nothing is
+//!   ever decompressed or decoded as CBOR;
+//! - the token is capped at [`MAX_TOKEN_BYTES`] before it is decoded, and a
+//!   token that does not have exactly three segments is refused before any
+//!   base64 is decoded, so junk costs work in proportion to the cap at most;
+//! - `exp` is required; `nbf` is honoured when present; both are compared on
+//!   whole seconds with [`LEEWAY_SECONDS`] of clock skew, using saturating
+//!   arithmetic so that extreme values cannot overflow;
+//! - `type` must be `"anonymous"` and `sub` must be a canonical UUID, so a
+//!   token can never name a KV key it was not minted for.
+//!
+//! A NumericDate may be fractional (RFC 7519 §2). A fractional `exp` or
+//! `nbf` is truncated toward zero: `1.7e9` means 1700000000. Values outside
+//! the range the date library holds (year ±262143) are malformed claims.
+//! Strings, booleans, arrays and `null` are malformed claims too.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use jwt_compact::{
+    AlgorithmExt, Claims, Header, ParseError, UntrustedToken, ValidationError,
+    alg::{Hs256, Hs256Key},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::anon_id::AnonId;
+
+/// The only value of the `type` claim we mint or accept.
+pub const TOKEN_TYPE: &str = "anonymous";
+
+/// Clock skew tolerated on `exp` and `nbf`: a token is refused from
+/// `exp + 60 s` on, and accepted from `nbf - 60 s` on.
+pub const LEEWAY_SECONDS: i64 = 60;
+
+/// Longest token accepted. Ours are about 250 bytes; the cap bounds the
+/// base64 and JSON work an unauthenticated request can cause.
+pub const MAX_TOKEN_BYTES: usize = 2048;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AnonClaims {
+    sub: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// Header fields we must look at but jwt-compact does not model.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct HeaderExtras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crit: Option<serde_json::Value>,
+}
+
+/// A token whose signature, type, subject and lifetime have been checked.
+/// It is the only way a request is tied to a visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The visitor the token was minted for.
+    pub anon_id: AnonId,
+    /// The token's `exp`, in Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A freshly minted token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Its `exp`, in Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Why a token was refused. The `Display` text is safe to send to the client:
+/// it never quotes the token or any part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_BYTES`].
+    TooLong,
+    /// Not three base64url segments with a JSON header.
+    Malformed,
+    /// The header's `alg` is not exactly `HS256`.
+    WrongAlgorithm,
+    /// The header carries `crit` or a non-JSON `cty`.
+    UnsupportedHeader,
+    /// The signature does not match.
+    BadSignature,
+    /// A claim has the wrong JSON type or an impossible value.
+    MalformedClaims,
+    /// There is no `exp`.
+    MissingExpiry,
+    /// `exp` plus the leeway has passed.
+    Expired,
+    /// `nbf` minus the leeway is still ahead.
+    NotYetValid,
+    /// `type` is not `"anonymous"`.
+    WrongType,
+    /// `sub` is not a canonical UUID.
+    BadSubject,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TooLong => "token is too long",
+            Self::Malformed => "token is not a well-formed JWT",
+            Self::WrongAlgorithm => "token algorithm is not accepted",
+            Self::UnsupportedHeader => "token header uses an unsupported feature",
+            Self::BadSignature => "token signature is invalid",
+            Self::MalformedClaims => "token claims are malformed",
+            Self::MissingExpiry => "token has no expiry",
+            Self::Expired => "token has expired",
+            Self::NotYetValid => "token is not valid yet",
+            Self::WrongType => "token is not an anonymous session token",
+            Self::BadSubject => "token subject is not an anonymous id",
+        })
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// Minting failed; this cannot happen with a valid configuration, but it is
+/// reported rather than unwrapped because a panic would poison the instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintError(String);
+
+impl fmt::Display for MintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not mint a token: {}", self.0)
+    }
+}
+
+impl std::error::Error for MintError {}
+
+/// Signs a token for `anon_id`, issued at `now` and valid for `ttl_seconds`.
+///
+/// # Errors
+///
+/// [`MintError`] if the timestamps cannot be represented or serialisation
+/// fails; neither happens within [`crate::config`]'s bounds.
+pub fn mint(
+    secret: &[u8],
+    anon_id: AnonId,
+    now: i64,
+    ttl_seconds: u64,
+) -> Result<MintedToken, MintError> {
+    let ttl = i64::try_from(ttl_seconds).map_err(|e| MintError(e.to_string()))?;
+    let expires_at = now.checked_add(ttl).ok_or_else(|| MintError("exp overflows".into()))?;
+
+    let mut claims =
+        Claims::new(AnonClaims { sub: anon_id.to_string(), kind: TOKEN_TYPE.to_owned() });
+    claims.issued_at = Some(timestamp(now)?);
+    claims.expiration = Some(timestamp(expires_at)?);
+
+    let header = Header::empty().with_token_type("JWT");
+    let token = Hs256
+        .token(&header, &claims, &Hs256Key::new(secret))
+        .map_err(|e| MintError(e.to_string()))?;
+    Ok(MintedToken { token, expires_at })
+}
+
+fn timestamp(secs: i64) -> Result<DateTime<Utc>, MintError> {
+    DateTime::from_timestamp(secs, 0).ok_or_else(|| MintError(format!("{secs} out of range")))
+}
+
+/// Checks `token` against `secret` at time `now` (Unix seconds).
+///
+/// # Errors
+///
+/// The first [`TokenError`] found, in the order: size, structure, header,
+/// signature, claims.
+pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLong);
+    }
+    // jwt-compact splits on at most four segments, but it decodes the first
+    // three before it sees a fourth; counting the dots first keeps a
+    // five-segment JWE from being decoded at all.
+    if token.bytes().filter(|&b| b == b'.').count() != 2 {
+        return Err(TokenError::Malformed);
+    }
+
+    let untrusted =
+        UntrustedToken::<HeaderExtras>::try_from(token).map_err(|e| match e {
+            ParseError::UnsupportedContentType(_) => TokenError::UnsupportedHeader,
+            _ => TokenError::Malformed,
+        })?;
+    if untrusted.header().other_fields.crit.is_some() {
+        return Err(TokenError::UnsupportedHeader);
+    }
+
+    let verified = Hs256
+        .validator::<AnonClaims>(&Hs256Key::new(secret))
+        .validate(&untrusted)
+        .map_err(|e| match e {
+            ValidationError::AlgorithmMismatch { .. } => TokenError::WrongAlgorithm,
+            ValidationError::MalformedClaims(_) => TokenError::MalformedClaims,
+            _ => TokenError::BadSignature,
+        })?;
+    let claims = verified.claims();
+
+    let expires_at = claims.expiration.ok_or(TokenError::MissingExpiry)?.timestamp();
+    if now >= expires_at.saturating_add(LEEWAY_SECONDS) {
+        return Err(TokenError::Expired);
+    }
+    if let Some(not_before) = claims.not_before {
+        if now < not_before.timestamp().saturating_sub(LEEWAY_SECONDS) {
+            return Err(TokenError::NotYetValid);
+        }
+    }
+    if claims.custom.kind != TOKEN_TYPE {
+        return Err(TokenError::WrongType);
+    }
+    let anon_id = AnonId::parse(&claims.custom.sub).ok_or(TokenError::BadSubject)?;
+
+    Ok(VerifiedToken { anon_id, expires_at })
+}
+
+#[cfg(test)]
+mod tests;
