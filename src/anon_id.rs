@@ -66,6 +66,12 @@ impl fmt::Display for AnonId {
     }
 }
 
+impl serde::Serialize for AnonId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

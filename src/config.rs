@@ -11,6 +11,9 @@ use std::fmt;
 /// The name of the binding that holds the HS256 signing secret.
 pub const SECRET_BINDING: &str = "JWT_SECRET";
 
+/// The name of the Workers KV namespace binding.
+pub const KV_BINDING: &str = "ANON_KV";
+
 /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -61,6 +64,8 @@ pub enum ConfigError {
         /// Its length in bytes (never its value).
         len: usize,
     },
+    /// The KV namespace binding is absent.
+    MissingKvBinding,
     /// A numeric setting is not a whole number of seconds.
     NotANumber {
         /// The variable's name.
@@ -90,6 +95,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "server misconfigured: {SECRET_BINDING} is {len} bytes long; it must be at \
                  least {MIN_SECRET_BYTES}"
+            ),
+            Self::MissingKvBinding => write!(
+                f,
+                "server misconfigured: bind a Workers KV namespace as {KV_BINDING} in wrangler.toml"
             ),
             Self::NotANumber { name } => {
                 write!(f, "server misconfigured: {name} must be a whole number of seconds")

@@ -1,4 +1,40 @@
+//! Anonymous sessions for single-page apps, served from the edge.
+//!
+//! A visitor who has not signed up gets an anonymous id and a signed JWT;
+//! the app sends it as `Authorization: Bearer`, and this worker verifies it
+//! and keeps that visitor's actions in Workers KV.
+//!
+//! The crate is laid out so that everything that decides something is plain
+//! Rust, tested on the host, and the wasm glue is a thin layer at the edge:
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`config`] | settings from bindings, checked against platform limits |
+//! | [`anon_id`] | the visitor's id: generated, or parsed in canonical form |
+//! | [`bearer`] | the `Authorization` header (RFC 6750) |
+//! | [`token`] | minting and verifying the HS256 JWT |
+//! | [`action`] | the `action` query parameter |
+//! | [`kv`] | the KV operations we use, as a trait |
+//! | [`store`] | the KV layout and its write rules |
+//! | [`routes`] | method and path to endpoint |
+//! | [`handlers`] | the endpoints |
+//! | [`error`] | every failure, and the one place it becomes a response |
+//! | [`http`] | request and response as plain data |
+//! | [`log`] | structured log lines |
+//! | `edge` | the wasm entry point and the KV binding (wasm32 only) |
+
+pub mod action;
 pub mod anon_id;
 pub mod bearer;
 pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod kv;
+pub mod log;
+pub mod routes;
+pub mod store;
 pub mod token;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

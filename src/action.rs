@@ -1,0 +1,195 @@
+//! The `action` a visitor records, taken from the query string of
+//! `POST /items/add_action?action=…` and checked before it goes near KV.
+//!
+//! Decoding follows `application/x-www-form-urlencoded`, as FastAPI and the
+//! browser's `URLSearchParams` do: `+` is a space and `%2B` is a plus sign.
+//! Clients should encode the value with `encodeURIComponent`. After decoding,
+//! the value must be valid UTF-8 (`%FF` alone is not), non-empty, at most
+//! [`MAX_ACTION_BYTES`] bytes, free of control characters (`%00`, `%0A`…),
+//! and given once. It is then stored and returned exactly as decoded.
+
+use std::fmt;
+
+use percent_encoding::percent_decode;
+
+/// Longest action, in UTF-8 bytes. The action travels in KV key metadata,
+/// which is capped at 1024 bytes of JSON; 256 bytes stays under that even
+/// when every character needs escaping.
+pub const MAX_ACTION_BYTES: usize = 256;
+
+/// A validated action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action(String);
+
+impl Action {
+    /// Checks an already decoded value.
+    ///
+    /// # Errors
+    ///
+    /// [`ActionError`] when the value is empty, too long or holds a control
+    /// character.
+    pub fn new(value: String) -> Result<Self, ActionError> {
+        if value.is_empty() {
+            return Err(ActionError::Empty);
+        }
+        if value.len() > MAX_ACTION_BYTES {
+            return Err(ActionError::TooLong);
+        }
+        if value.chars().any(char::is_control) {
+            return Err(ActionError::ControlCharacter);
+        }
+        Ok(Self(value))
+    }
+
+    /// The action's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Takes the action's text.
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// Why an `action` parameter was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ActionError {
+    /// No `action` parameter.
+    Missing,
+    /// More than one `action` parameter.
+    Repeated,
+    /// `action=` with nothing after it.
+    Empty,
+    /// Longer than [`MAX_ACTION_BYTES`] once decoded.
+    TooLong,
+    /// The percent-decoded bytes are not UTF-8.
+    NotUtf8,
+    /// A control character such as NUL or a line feed.
+    ControlCharacter,
+}
+
+impl fmt::Display for ActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("query parameter `action` is required"),
+            Self::Repeated => f.write_str("query parameter `action` must be given once"),
+            Self::Empty => f.write_str("query parameter `action` must not be empty"),
+            Self::TooLong => write!(
+                f,
+                "query parameter `action` must be at most {MAX_ACTION_BYTES} bytes of UTF-8"
+            ),
+            Self::NotUtf8 => f.write_str("query parameter `action` is not valid UTF-8"),
+            Self::ControlCharacter => {
+                f.write_str("query parameter `action` must not contain control characters")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ActionError {}
+
+/// Finds and validates the single `action` parameter in a raw query string
+/// (the part after `?`, without the `#` fragment).
+///
+/// # Errors
+///
+/// [`ActionError`] saying what is wrong with the parameter.
+pub fn from_query(query: &str) -> Result<Action, ActionError> {
+    let mut found = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if form_decode(name).as_deref() != Ok("action") {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ActionError::Repeated);
+        }
+        found = Some(value);
+    }
+
+    let raw = found.ok_or(ActionError::Missing)?;
+    // Percent-encoding at most triples a byte; anything longer than that
+    // cannot decode to an acceptable action, so skip the work.
+    if raw.len() > MAX_ACTION_BYTES * 3 {
+        return Err(ActionError::TooLong);
+    }
+    Action::new(form_decode(raw)?)
+}
+
+fn form_decode(raw: &str) -> Result<String, ActionError> {
+    let spaced = raw.replace('+', " ");
+    percent_decode(spaced.as_bytes())
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| ActionError::NotUtf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(query: &str) -> Result<String, ActionError> {
+        from_query(query).map(Action::into_string)
+    }
+
+    #[test]
+    fn plain_and_encoded_values_decode_exactly() {
+        assert_eq!(action("action=click"), Ok("click".into()));
+        assert_eq!(action("action=a%20b"), Ok("a b".into()));
+        assert_eq!(action("action=caf%C3%A9%20%E2%98%95"), Ok("café ☕".into()));
+        assert_eq!(action("x=1&action=viewed&y=2"), Ok("viewed".into()));
+        assert_eq!(action("action=50%25"), Ok("50%".into()));
+    }
+
+    #[test]
+    fn plus_is_a_space_and_encoded_plus_is_a_plus() {
+        assert_eq!(action("action=a+b"), Ok("a b".into()));
+        assert_eq!(action("action=a%2Bb"), Ok("a+b".into()));
+    }
+
+    #[test]
+    fn missing_empty_and_repeated_are_refused() {
+        assert_eq!(action(""), Err(ActionError::Missing));
+        assert_eq!(action("other=1"), Err(ActionError::Missing));
+        assert_eq!(action("action="), Err(ActionError::Empty));
+        assert_eq!(action("action"), Err(ActionError::Empty));
+        assert_eq!(action("action=a&action=b"), Err(ActionError::Repeated));
+        assert_eq!(action("action=a&%61ction=b"), Err(ActionError::Repeated));
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for query in ["action=%00", "action=a%0Ab", "action=%0D", "action=%09", "action=%7F"] {
+            assert_eq!(action(query), Err(ActionError::ControlCharacter), "{query}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused() {
+        assert_eq!(action("action=%FF"), Err(ActionError::NotUtf8));
+        assert_eq!(action("action=%C3"), Err(ActionError::NotUtf8));
+    }
+
+    #[test]
+    fn length_is_capped_in_decoded_bytes() {
+        let at_cap = "a".repeat(MAX_ACTION_BYTES);
+        assert_eq!(action(&format!("action={at_cap}")), Ok(at_cap));
+        let over = "a".repeat(MAX_ACTION_BYTES + 1);
+        assert_eq!(action(&format!("action={over}")), Err(ActionError::TooLong));
+        let huge = "a".repeat(100_000);
+        assert_eq!(action(&format!("action={huge}")), Err(ActionError::TooLong));
+        // 86 three-byte characters are 258 bytes once decoded.
+        let wide = "%E2%98%95".repeat(86);
+        assert_eq!(action(&format!("action={wide}")), Err(ActionError::TooLong));
+    }
+
+    #[test]
+    fn a_stray_percent_is_kept_literally() {
+        assert_eq!(action("action=100%"), Ok("100%".into()));
+        assert_eq!(action("action=%zz"), Ok("%zz".into()));
+    }
+}

@@ -1,0 +1,228 @@
+//! Every way a request can fail, and the one place where a failure becomes
+//! an HTTP response.
+//!
+//! The client gets a status, a short JSON `detail` shaped like the seed's
+//! FastAPI errors, and the headers the standards require. Internal detail
+//! (a KV message, a random-source failure) goes to the log only, through
+//! [`ApiError::log_detail`]. No message quotes a token or the secret.
+
+use std::fmt;
+
+use crate::{
+    action::ActionError,
+    anon_id::RandomUnavailable,
+    bearer::BearerError,
+    config::ConfigError,
+    http::Response,
+    kv::KvError,
+    token::{MintError, TokenError},
+};
+
+/// Why a request was not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// No such path.
+    NotFound,
+    /// The path exists but not for this method.
+    MethodNotAllowed {
+        /// The methods it allows, for the `Allow` header.
+        allow: String,
+    },
+    /// The request carries no usable bearer token.
+    Bearer(BearerError),
+    /// The bearer token was refused.
+    Token(TokenError),
+    /// The `action` parameter was refused.
+    Action(ActionError),
+    /// The worker is misconfigured and fails closed.
+    Config(ConfigError),
+    /// Workers KV failed.
+    Storage(KvError),
+    /// The secure random source failed.
+    Random(RandomUnavailable),
+    /// A token could not be signed.
+    Mint(MintError),
+}
+
+impl ApiError {
+    /// A short, stable name for logs and metrics.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Bearer(e) if e.is_invalid_request() => "invalid_request",
+            Self::Bearer(_) => "missing_token",
+            Self::Token(_) => "invalid_token",
+            Self::Action(_) => "invalid_action",
+            Self::Config(_) => "misconfigured",
+            Self::Storage(_) => "storage_unavailable",
+            Self::Random(_) => "random_unavailable",
+            Self::Mint(_) => "mint_failed",
+        }
+    }
+
+    /// What the log should say beyond the response, for failures whose
+    /// cause the client is not told.
+    #[must_use]
+    pub fn log_detail(&self) -> Option<String> {
+        match self {
+            Self::Storage(e) => Some(e.to_string()),
+            Self::Random(e) => Some(e.to_string()),
+            Self::Mint(e) => Some(e.to_string()),
+            Self::Config(e) => Some(e.to_string()),
+            Self::Token(e) => Some(e.to_string()),
+            Self::Bearer(e) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The response the client receives.
+    #[must_use]
+    pub fn to_response(&self) -> Response {
+        match self {
+            Self::NotFound => detail(404, "Not Found"),
+            Self::MethodNotAllowed { allow } => {
+                detail(405, "Method Not Allowed").with_header("allow", allow.clone())
+            }
+            // RFC 6750 §3.1: no error code when credentials are absent…
+            Self::Bearer(e) if !e.is_invalid_request() => {
+                detail(401, &e.to_string()).with_header("www-authenticate", "Bearer".into())
+            }
+            // …`invalid_request` (400) when they are malformed…
+            Self::Bearer(e) => detail(400, &e.to_string())
+                .with_header("www-authenticate", challenge("invalid_request", &e.to_string())),
+            // …and `invalid_token` (401) when the token is refused.
+            Self::Token(e) => detail(401, &e.to_string())
+                .with_header("www-authenticate", challenge("invalid_token", &e.to_string())),
+            Self::Action(e) => detail(422, &e.to_string()),
+            Self::Config(e) => detail(500, &e.to_string()),
+            Self::Storage(_) => detail(503, "storage is temporarily unavailable; try again")
+                .with_header("retry-after", "1".into()),
+            Self::Random(_) | Self::Mint(_) => {
+                detail(503, "could not create a session; try again")
+                    .with_header("retry-after", "1".into())
+            }
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Bearer(e) => Some(e),
+            Self::Token(e) => Some(e),
+            Self::Action(e) => Some(e),
+            Self::Config(e) => Some(e),
+            Self::Storage(e) => Some(e),
+            Self::Random(e) => Some(e),
+            Self::Mint(e) => Some(e),
+            Self::NotFound | Self::MethodNotAllowed { .. } => None,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Detail<'a> {
+    detail: &'a str,
+}
+
+fn detail(status: u16, text: &str) -> Response {
+    Response::json(status, &Detail { detail: text })
+}
+
+/// A `WWW-Authenticate` challenge. Our descriptions are fixed ASCII strings
+/// without quotes or backslashes, so they need no escaping.
+fn challenge(code: &str, description: &str) -> String {
+    format!(r#"Bearer error="{code}", error_description="{description}""#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(r: &Response) -> serde_json::Value {
+        serde_json::from_str(&r.body).expect("json body")
+    }
+
+    #[test]
+    fn a_missing_token_gets_a_bare_bearer_challenge() {
+        let r = ApiError::Bearer(BearerError::Missing).to_response();
+        assert_eq!(r.status, 401);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        assert!(body(&r)["detail"].as_str().unwrap().contains("Authorization"));
+    }
+
+    #[test]
+    fn a_refused_token_says_invalid_token() {
+        let r = ApiError::Token(TokenError::Expired).to_response();
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some(r#"Bearer error="invalid_token", error_description="token has expired""#)
+        );
+        assert_eq!(body(&r)["detail"], "token has expired");
+    }
+
+    #[test]
+    fn an_empty_bearer_is_an_invalid_request() {
+        let r = ApiError::Bearer(BearerError::EmptyToken).to_response();
+        assert_eq!(r.status, 400);
+        assert!(r.header("www-authenticate").unwrap().contains(r#"error="invalid_request""#));
+    }
+
+    #[test]
+    fn descriptions_in_challenges_need_no_escaping() {
+        let all_token = [
+            TokenError::TooLong,
+            TokenError::Malformed,
+            TokenError::WrongAlgorithm,
+            TokenError::UnsupportedHeader,
+            TokenError::BadSignature,
+            TokenError::MalformedClaims,
+            TokenError::MissingExpiry,
+            TokenError::Expired,
+            TokenError::NotYetValid,
+            TokenError::WrongType,
+            TokenError::BadSubject,
+        ];
+        let texts = all_token.iter().map(ToString::to_string).chain(
+            [BearerError::EmptyToken, BearerError::InvalidCharacters, BearerError::TooLong]
+                .iter()
+                .map(ToString::to_string),
+        );
+        for text in texts {
+            assert!(text.bytes().all(|b| b.is_ascii() && b != b'"' && b != b'\\'), "{text}");
+        }
+    }
+
+    #[test]
+    fn storage_failures_hide_the_platform_message() {
+        let e = ApiError::Storage(KvError { op: "put", detail: "internal thing".into() });
+        let r = e.to_response();
+        assert_eq!(r.status, 503);
+        assert!(!r.body.contains("internal thing"));
+        assert_eq!(e.log_detail().as_deref(), Some("kv put failed: internal thing"));
+    }
+
+    #[test]
+    fn method_not_allowed_carries_allow() {
+        let r = ApiError::MethodNotAllowed { allow: "POST".into() }.to_response();
+        assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+        assert_eq!(body(&r)["detail"], "Method Not Allowed");
+    }
+
+    #[test]
+    fn misconfiguration_fails_closed_with_what_to_set() {
+        let r = ApiError::Config(ConfigError::MissingSecret).to_response();
+        assert_eq!(r.status, 500);
+        assert!(body(&r)["detail"].as_str().unwrap().contains("JWT_SECRET"));
+    }
+}

@@ -1,0 +1,235 @@
+//! The endpoints end to end over the in-memory KV, with a fixed clock. The
+//! KV operation counts asserted here are the ones the README states.
+
+use pollster::block_on;
+use serde_json::Value;
+
+use super::*;
+use crate::{config::SECRET_BINDING, kv::memory::MemoryKv};
+
+const NOW_MS: i64 = 1_795_220_000_000;
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn config() -> Config {
+    Config::from_lookup(|name| (name == SECRET_BINDING).then(|| SECRET.to_owned())).expect("valid")
+}
+
+struct Client {
+    config: Config,
+    kv: MemoryKv,
+    now_ms: i64,
+}
+
+impl Client {
+    fn new(kv: MemoryKv) -> Self {
+        Self { config: config(), kv, now_ms: NOW_MS }
+    }
+
+    fn call(&self, method: &str, target: &str, auth: Option<&str>) -> (Response, Value) {
+        let url = format!("http://127.0.0.1:8787{target}");
+        let req = Request::from_url(method, &url, auth);
+        let deps = Deps { config: Ok(&self.config), kv: Some(&self.kv), now_ms: self.now_ms };
+        let outcome = block_on(handle(&req, &deps));
+        let body = serde_json::from_str(&outcome.response.body).expect("every body is JSON");
+        (outcome.response, body)
+    }
+
+    fn login(&self) -> (String, String) {
+        let (r, body) = self.call("POST", "/anon/login", None);
+        assert_eq!(r.status, 200);
+        let token = body["access_token"].as_str().expect("token").to_owned();
+        (format!("Bearer {token}"), body["anon_id"].as_str().expect("id").to_owned())
+    }
+}
+
+#[test]
+fn login_mints_a_bearer_token_without_touching_kv() {
+    let c = Client::new(MemoryKv::default());
+    let (r, body) = c.call("POST", "/anon/login", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 604_800);
+    assert!(AnonId::parse(body["anon_id"].as_str().unwrap()).is_some());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn the_seed_flow_works_end_to_end() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+
+    let (r, body) = c.call("POST", "/items/add_action?action=opened%20app", Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(body["anon_id"], id.as_str());
+    assert_eq!(body["message"], format!("Action 'opened app' recorded for anonymous user {id}"));
+    assert_eq!(body["current_actions"], serde_json::json!(["opened app"]));
+
+    let (_, body) = c.call("POST", "/items/add_action?action=clicked", Some(&auth));
+    assert_eq!(body["current_actions"], serde_json::json!(["opened app", "clicked"]));
+
+    let (r, body) = c.call("GET", "/items/my_anonymous_items", Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(body["message"], format!("Welcome, anonymous user {id}!"));
+    assert_eq!(body["your_items"], serde_json::json!([]));
+    assert_eq!(body["previous_actions"], serde_json::json!(["opened app", "clicked"]));
+
+    let (_, second_id) = c.login();
+    assert_ne!(second_id, id);
+}
+
+#[test]
+fn whoami_reads_the_token_alone() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    let (r, body) = c.call("GET", "/anon/whoami", Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(body, serde_json::json!({"anon_id": id, "expires_at": NOW_MS / 1000 + 604_800}));
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn kv_operations_per_endpoint_are_as_documented() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+
+    c.call("POST", "/items/add_action?action=a", Some(&auth));
+    assert_eq!(*c.kv.ops.borrow(), (1, 2, 1), "first action: list, put, get, record put");
+
+    c.kv.reset_ops();
+    c.call("POST", "/items/add_action?action=b", Some(&auth));
+    assert_eq!(*c.kv.ops.borrow(), (1, 1, 1), "within a minute: list, put, get");
+
+    c.kv.reset_ops();
+    c.call("GET", "/items/my_anonymous_items", Some(&auth));
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 1), "reading: one list");
+}
+
+#[test]
+fn a_new_action_is_returned_even_before_the_listing_sees_it() {
+    let c = Client::new(MemoryKv::lagging());
+    let (auth, _) = c.login();
+    let (_, body) = c.call("POST", "/items/add_action?action=first", Some(&auth));
+    assert_eq!(body["current_actions"], serde_json::json!(["first"]));
+    let (_, body) = c.call("POST", "/items/add_action?action=second", Some(&auth));
+    assert_eq!(body["current_actions"], serde_json::json!(["second"]), "replica lags");
+    c.kv.catch_up();
+    let (_, body) = c.call("GET", "/items/my_anonymous_items", Some(&auth));
+    assert_eq!(body["previous_actions"], serde_json::json!(["first", "second"]));
+}
+
+#[test]
+fn every_key_written_carries_the_data_ttl() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    c.call("POST", "/items/add_action?action=a", Some(&auth));
+    for key in c.kv.keys() {
+        assert_eq!(c.kv.entry(&key).expect("entry").2, 2_592_000, "{key}");
+    }
+}
+
+#[test]
+fn missing_and_refused_tokens_get_401_with_challenges_and_no_kv_operation() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    let expired = {
+        let later = Client { now_ms: NOW_MS + 8 * 24 * 3600 * 1000, ..Client::new(MemoryKv::default()) };
+        later.call("GET", "/anon/whoami", Some(&auth)).0
+    };
+    assert_eq!(expired.status, 401);
+    assert!(expired.header("www-authenticate").unwrap().contains("token has expired"));
+
+    let cases: [(Option<&str>, u16, Option<&str>); 5] = [
+        (None, 401, Some("Bearer")),
+        (Some("Basic dXNlcjpwYXNz"), 401, Some("Bearer")),
+        (Some("Bearer abc"), 401, None),
+        (Some("Bearer "), 400, None),
+        (Some("Bearer a.b.c"), 401, None),
+    ];
+    for path in ["/anon/whoami", "/items/my_anonymous_items", "/items/add_action?action=x"] {
+        let method = if path.starts_with("/items/add") { "POST" } else { "GET" };
+        for (header, status, exact_challenge) in cases {
+            let (r, body) = c.call(method, path, header);
+            assert_eq!(r.status, status, "{path} {header:?}");
+            assert!(body["detail"].is_string());
+            let challenge = r.header("www-authenticate").expect("challenge");
+            match exact_challenge {
+                Some(exact) => assert_eq!(challenge, exact),
+                None => assert!(challenge.starts_with("Bearer error=")),
+            }
+        }
+    }
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn a_bad_action_is_refused_before_any_kv_operation() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    for (query, fragment) in [
+        ("", "required"),
+        ("?action=", "empty"),
+        ("?action=%FF", "UTF-8"),
+        ("?action=%00", "control"),
+        ("?action=a&action=b", "once"),
+    ] {
+        let (r, body) = c.call("POST", &format!("/items/add_action{query}"), Some(&auth));
+        assert_eq!(r.status, 422, "{query}");
+        assert!(body["detail"].as_str().unwrap().contains(fragment), "{query}: {body}");
+    }
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn a_token_is_checked_before_the_action() {
+    let c = Client::new(MemoryKv::default());
+    let (r, _) = c.call("POST", "/items/add_action?action=%FF", None);
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn unknown_paths_and_wrong_methods_get_json() {
+    let c = Client::new(MemoryKv::default());
+    let (r, body) = c.call("GET", "/nope", None);
+    assert_eq!((r.status, body["detail"].as_str()), (404, Some("Not Found")));
+    let (r, body) = c.call("GET", "/anon/login", None);
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    assert_eq!(body["detail"], "Method Not Allowed");
+    let (r, body) = c.call("GET", "/", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(body["message"], "Welcome to the anonymous session demo!");
+}
+
+#[test]
+fn without_a_secret_nothing_is_minted_or_accepted() {
+    let working = Client::new(MemoryKv::default());
+    let (auth, _) = working.login();
+    let missing = ConfigError::MissingSecret;
+    let kv = MemoryKv::default();
+    for (method, target, header) in [
+        ("POST", "/anon/login", None),
+        ("GET", "/anon/whoami", Some(auth.as_str())),
+        ("GET", "/items/my_anonymous_items", Some(auth.as_str())),
+        ("POST", "/items/add_action?action=x", Some(auth.as_str())),
+    ] {
+        let url = format!("http://h{target}");
+        let req = Request::from_url(method, &url, header);
+        let deps = Deps { config: Err(&missing), kv: Some(&kv), now_ms: NOW_MS };
+        let outcome = block_on(handle(&req, &deps));
+        assert_eq!(outcome.response.status, 500, "{target}");
+        assert!(outcome.response.body.contains("JWT_SECRET"));
+    }
+    assert_eq!(*kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn without_a_kv_binding_the_data_routes_say_what_to_bind() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    let url = "http://h/items/my_anonymous_items";
+    let req = Request::from_url("GET", url, Some(&auth));
+    let deps: Deps<'_, MemoryKv> = Deps { config: Ok(&c.config), kv: None, now_ms: NOW_MS };
+    let outcome = block_on(handle(&req, &deps));
+    assert_eq!(outcome.response.status, 500);
+    assert!(outcome.response.body.contains("ANON_KV"));
+}

@@ -1,0 +1,83 @@
+//! Which handler a method and path reach. Paths are matched exactly, as the
+//! seed's FastAPI app does; no percent-decoding, no trailing-slash aliases.
+
+use crate::error::ApiError;
+
+/// An endpoint of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /`: a welcome message.
+    Welcome,
+    /// `POST /anon/login`: mint a new anonymous identity.
+    Login,
+    /// `GET /anon/whoami`: what the token says, with no KV operation.
+    WhoAmI,
+    /// `GET /items/my_anonymous_items`: the visitor's actions.
+    MyItems,
+    /// `POST /items/add_action?action=…`: record an action.
+    AddAction,
+}
+
+const TABLE: &[(&str, &str, Route)] = &[
+    ("/", "GET", Route::Welcome),
+    ("/anon/login", "POST", Route::Login),
+    ("/anon/whoami", "GET", Route::WhoAmI),
+    ("/items/my_anonymous_items", "GET", Route::MyItems),
+    ("/items/add_action", "POST", Route::AddAction),
+];
+
+/// Finds the route for `method` and `path`.
+///
+/// # Errors
+///
+/// [`ApiError::NotFound`] for an unknown path, and
+/// [`ApiError::MethodNotAllowed`] (with the methods the path allows) for a
+/// known path reached with another method.
+pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let mut allowed = TABLE.iter().filter(|(p, _, _)| *p == path).peekable();
+    if allowed.peek().is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let mut allow = Vec::new();
+    for (_, m, route) in allowed {
+        if *m == method {
+            return Ok(*route);
+        }
+        allow.push(*m);
+    }
+    Err(ApiError::MethodNotAllowed { allow: allow.join(", ") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_endpoint_is_reached_by_its_method() {
+        assert_eq!(route("GET", "/"), Ok(Route::Welcome));
+        assert_eq!(route("POST", "/anon/login"), Ok(Route::Login));
+        assert_eq!(route("GET", "/anon/whoami"), Ok(Route::WhoAmI));
+        assert_eq!(route("GET", "/items/my_anonymous_items"), Ok(Route::MyItems));
+        assert_eq!(route("POST", "/items/add_action"), Ok(Route::AddAction));
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_lists_what_is_allowed() {
+        assert_eq!(
+            route("GET", "/anon/login"),
+            Err(ApiError::MethodNotAllowed { allow: "POST".into() })
+        );
+        assert_eq!(
+            route("DELETE", "/items/my_anonymous_items"),
+            Err(ApiError::MethodNotAllowed { allow: "GET".into() })
+        );
+        assert_eq!(route("post", "/anon/login"), Err(ApiError::MethodNotAllowed { allow: "POST".into() }));
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in ["/anon/login/", "/ANON/LOGIN", "/items", "/%61non/login", "", "//"] {
+            assert_eq!(route("GET", path), Err(ApiError::NotFound), "{path}");
+        }
+    }
+}
