@@ -212,10 +212,10 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, Tok
     if now >= expires_at.saturating_add(LEEWAY_SECONDS) {
         return Err(TokenError::Expired);
     }
-    if let Some(not_before) = claims.not_before {
-        if now < not_before.timestamp().saturating_sub(LEEWAY_SECONDS) {
-            return Err(TokenError::NotYetValid);
-        }
+    if let Some(not_before) = claims.not_before
+        && now < not_before.timestamp().saturating_sub(LEEWAY_SECONDS)
+    {
+        return Err(TokenError::NotYetValid);
     }
     if claims.custom.kind != TOKEN_TYPE {
         return Err(TokenError::WrongType);

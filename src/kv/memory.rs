@@ -74,10 +74,10 @@ impl Kv for MemoryKv {
         if put.key.len() > 512 {
             return Err(KvError { op: "put", detail: "key longer than 512 bytes".into() });
         }
-        if let Some(meta) = put.metadata {
-            if serde_json::to_string(meta).map_or(0, |s| s.len()) > 1024 {
-                return Err(KvError { op: "put", detail: "metadata over 1024 bytes".into() });
-            }
+        if let Some(meta) = put.metadata
+            && serde_json::to_string(meta).map_or(0, |s| s.len()) > 1024
+        {
+            return Err(KvError { op: "put", detail: "metadata over 1024 bytes".into() });
         }
         let entry = Entry {
             value: put.value.to_owned(),

@@ -1,0 +1,106 @@
+# Two commands do everything on a machine with rustup, Node 20 and npm:
+#   make dev    set up, build, and serve the worker on http://127.0.0.1:$(PORT)
+#   make test   set up, build, and run every test
+# Every tool is installed on first use at a pinned version. Rust tools go to
+# $(TOOLS), outside the checkout, so fresh clones on one machine share them.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PORT ?= 8787
+TOOLS ?= $(HOME)/.cache/anon-sessions-tools
+
+WORKER_BUILD_VERSION := 0.8.7
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/[^0-9.]/, ""); print }' Cargo.lock)
+
+WORKER_BUILD := $(TOOLS)/worker-build-$(WORKER_BUILD_VERSION)/bin/worker-build
+WASM_BINDGEN := $(TOOLS)/wasm-bindgen-$(WASM_BINDGEN_VERSION)/bin/wasm-bindgen
+NODE_STAMP := node_modules/.package-lock.json
+VENV := .venv
+PY_STAMP := $(VENV)/.installed
+WASM_TARGET := wasm32-unknown-unknown
+
+# worker-build would download these; we hand it the pinned ones instead.
+export WASM_BINDGEN_BIN := $(WASM_BINDGEN)
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+
+BUILD_OUT := build/index_bg.wasm
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: help dev test build setup test-host test-lint test-worker clean
+
+help:
+	@echo "make dev    build and serve the worker on http://127.0.0.1:$(PORT) (PORT=... to change)"
+	@echo "make test   build and run every test"
+
+## Set-up ------------------------------------------------------------------
+
+setup: wasm-target $(WORKER_BUILD) $(WASM_BINDGEN) $(NODE_STAMP)
+
+.PHONY: wasm-target
+wasm-target:
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' \
+		|| rustup target add $(WASM_TARGET)
+
+# `--locked` is tried first for reproducibility; it can fail when a locked
+# dependency has been yanked, and then the pinned version is built unlocked.
+$(WORKER_BUILD):
+	cargo install worker-build --version =$(WORKER_BUILD_VERSION) --locked \
+		--root $(TOOLS)/worker-build-$(WORKER_BUILD_VERSION) \
+	|| cargo install worker-build --version =$(WORKER_BUILD_VERSION) \
+		--root $(TOOLS)/worker-build-$(WORKER_BUILD_VERSION)
+
+$(WASM_BINDGEN):
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "wasm-bindgen not found in Cargo.lock"; exit 1; }
+	cargo install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION) --locked \
+		--root $(TOOLS)/wasm-bindgen-$(WASM_BINDGEN_VERSION) \
+	|| cargo install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION) \
+		--root $(TOOLS)/wasm-bindgen-$(WASM_BINDGEN_VERSION)
+
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(PY_STAMP): tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
+	@touch $@
+
+# A random development secret, made once and never committed (.gitignore).
+.dev.vars:
+	@node -e 'process.stdout.write("JWT_SECRET=" + require("crypto").randomBytes(32).toString("base64url") + "\n")' > $@
+	@echo "made .dev.vars with a random JWT_SECRET for local development"
+
+## Build -------------------------------------------------------------------
+
+build: $(BUILD_OUT)
+
+$(BUILD_OUT): $(SOURCES) | setup
+	$(WORKER_BUILD) --release
+
+## Serve -------------------------------------------------------------------
+
+dev: setup .dev.vars $(BUILD_OUT)
+	@echo "serving on http://127.0.0.1:$(PORT) with local KV in .wrangler/state"
+	npx wrangler dev --ip 127.0.0.1 --port $(PORT) --show-interactive-dev-session=false
+
+## Test --------------------------------------------------------------------
+
+test: test-lint test-host test-worker
+
+test-lint: wasm-target
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target $(WASM_TARGET) --lib -- -D warnings
+
+test-host:
+	cargo test --all-targets
+
+test-worker: $(BUILD_OUT) $(PY_STAMP)
+	PYTHON=$(CURDIR)/$(VENV)/bin/python node --test --test-concurrency=1 tests/
+
+clean:
+	rm -rf build target/wasm32-unknown-unknown .wrangler/state
