@@ -72,7 +72,11 @@ pub fn token_from_header(header: Option<&str>) -> Result<&str, BearerError> {
     let scheme_end = header.find(is_ws).unwrap_or(header.len());
     let (scheme, rest) = header.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(if scheme.is_empty() { BearerError::Missing } else { BearerError::OtherScheme });
+        return Err(if scheme.is_empty() {
+            BearerError::Missing
+        } else {
+            BearerError::OtherScheme
+        });
     }
 
     let token = rest.trim_start_matches(is_ws);
@@ -92,9 +96,9 @@ fn is_ws(c: char) -> bool {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]

@@ -103,10 +103,9 @@ impl fmt::Display for ConfigError {
             Self::NotANumber { name } => {
                 write!(f, "server misconfigured: {name} must be a whole number of seconds")
             }
-            Self::OutOfRange { name, min, max } => write!(
-                f,
-                "server misconfigured: {name} must be between {min} and {max} seconds"
-            ),
+            Self::OutOfRange { name, min, max } => {
+                write!(f, "server misconfigured: {name} must be between {min} and {max} seconds")
+            }
         }
     }
 }
@@ -129,18 +128,10 @@ impl Config {
             return Err(ConfigError::ShortSecret { len: secret.len() });
         }
 
-        let token_ttl_seconds = seconds(
-            &lookup,
-            "TOKEN_TTL_SECONDS",
-            DEFAULT_TOKEN_TTL_SECONDS,
-            1,
-        )?;
-        let data_ttl_seconds = seconds(
-            &lookup,
-            "DATA_TTL_SECONDS",
-            DEFAULT_DATA_TTL_SECONDS,
-            KV_MIN_TTL_SECONDS,
-        )?;
+        let token_ttl_seconds =
+            seconds(&lookup, "TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS, 1)?;
+        let data_ttl_seconds =
+            seconds(&lookup, "DATA_TTL_SECONDS", DEFAULT_DATA_TTL_SECONDS, KV_MIN_TTL_SECONDS)?;
 
         Ok(Self { secret, token_ttl_seconds, data_ttl_seconds })
     }
@@ -177,9 +168,7 @@ mod tests {
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let pairs: Vec<(String, String)> =
             pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Config::from_lookup(|name| {
-            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]

@@ -57,7 +57,10 @@ pub async fn fetch(
 
     let config = config(&env);
     if let Err(e) = config {
-        console_log(&format!(r#"{{"level":"error","event":"config","detail":{:?}}}"#, e.to_string()));
+        console_log(&format!(
+            r#"{{"level":"error","event":"config","detail":{:?}}}"#,
+            e.to_string()
+        ));
     }
     let kv = env.kv(KV_BINDING).ok().map(kv::WorkerKv);
     // Date.now() is a whole number of milliseconds well inside i64.

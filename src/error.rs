@@ -100,10 +100,8 @@ impl ApiError {
             Self::Config(e) => detail(500, &e.to_string()),
             Self::Storage(_) => detail(503, "storage is temporarily unavailable; try again")
                 .with_header("retry-after", "1".into()),
-            Self::Random(_) | Self::Mint(_) => {
-                detail(503, "could not create a session; try again")
-                    .with_header("retry-after", "1".into())
-            }
+            Self::Random(_) | Self::Mint(_) => detail(503, "could not create a session; try again")
+                .with_header("retry-after", "1".into()),
         }
     }
 }

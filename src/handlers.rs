@@ -98,7 +98,11 @@ fn kv<'a, K>(deps: &Deps<'a, K>) -> Result<&'a K, ApiError> {
 
 /// The one place a request becomes a visitor: nothing downstream sees the
 /// raw token.
-fn authenticate(req: &Request<'_>, config: &Config, now_ms: i64) -> Result<VerifiedToken, ApiError> {
+fn authenticate(
+    req: &Request<'_>,
+    config: &Config,
+    now_ms: i64,
+) -> Result<VerifiedToken, ApiError> {
     let raw = bearer::token_from_header(req.authorization).map_err(ApiError::Bearer)?;
     token::verify(config.secret(), raw, now_ms.div_euclid(1000)).map_err(ApiError::Token)
 }
@@ -122,8 +126,9 @@ struct Login {
 
 fn login(config: &Config, now_ms: i64) -> Result<Response, ApiError> {
     let anon_id = AnonId::generate().map_err(ApiError::Random)?;
-    let minted = token::mint(config.secret(), anon_id, now_ms.div_euclid(1000), config.token_ttl_seconds)
-        .map_err(ApiError::Mint)?;
+    let minted =
+        token::mint(config.secret(), anon_id, now_ms.div_euclid(1000), config.token_ttl_seconds)
+            .map_err(ApiError::Mint)?;
     Ok(Response::json(
         200,
         &Login {

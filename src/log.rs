@@ -45,7 +45,8 @@ pub fn request_line(req: &Request<'_>, outcome: &Outcome) -> String {
         detail: outcome.error.as_ref().and_then(crate::error::ApiError::log_detail),
         warning: outcome.warning.as_deref(),
     };
-    serde_json::to_string(&line).unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
+    serde_json::to_string(&line)
+        .unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
 }
 
 fn truncate(text: &str, max: usize) -> &str {

@@ -71,7 +71,10 @@ mod tests {
             route("DELETE", "/items/my_anonymous_items"),
             Err(ApiError::MethodNotAllowed { allow: "GET".into() })
         );
-        assert_eq!(route("post", "/anon/login"), Err(ApiError::MethodNotAllowed { allow: "POST".into() }));
+        assert_eq!(
+            route("post", "/anon/login"),
+            Err(ApiError::MethodNotAllowed { allow: "POST".into() })
+        );
     }
 
     #[test]

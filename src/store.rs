@@ -167,7 +167,8 @@ impl<'a, K: Kv> Store<'a, K> {
         let stored = StoredAction { action: action.as_str().to_owned(), at_ms };
         let meta = serde_json::to_value(&stored).map_err(|e| encode_error("put", &e))?;
         let value = meta.to_string();
-        let put = Put { key: &key, value: &value, metadata: Some(&meta), ttl_seconds: self.ttl_seconds };
+        let put =
+            Put { key: &key, value: &value, metadata: Some(&meta), ttl_seconds: self.ttl_seconds };
         self.kv.put(put).await?;
         Ok((key, stored))
     }
@@ -217,7 +218,9 @@ impl<'a, K: Kv> Store<'a, K> {
             return Ok(());
         };
         let value = serde_json::to_string(&record).map_err(|e| encode_error("put", &e))?;
-        self.kv.put(Put { key: &key, value: &value, metadata: None, ttl_seconds: self.ttl_seconds }).await
+        self.kv
+            .put(Put { key: &key, value: &value, metadata: None, ttl_seconds: self.ttl_seconds })
+            .await
     }
 }
 

@@ -189,11 +189,10 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, Tok
         return Err(TokenError::Malformed);
     }
 
-    let untrusted =
-        UntrustedToken::<HeaderExtras>::try_from(token).map_err(|e| match e {
-            ParseError::UnsupportedContentType(_) => TokenError::UnsupportedHeader,
-            _ => TokenError::Malformed,
-        })?;
+    let untrusted = UntrustedToken::<HeaderExtras>::try_from(token).map_err(|e| match e {
+        ParseError::UnsupportedContentType(_) => TokenError::UnsupportedHeader,
+        _ => TokenError::Malformed,
+    })?;
     if untrusted.header().other_fields.crit.is_some() {
         return Err(TokenError::UnsupportedHeader);
     }

@@ -17,8 +17,11 @@ impl Kv for WorkerKv {
     }
 
     async fn put(&self, put: Put<'_>) -> Result<(), KvError> {
-        let mut builder =
-            self.0.put(put.key, put.value).map_err(|e| error("put", &e))?.expiration_ttl(put.ttl_seconds);
+        let mut builder = self
+            .0
+            .put(put.key, put.value)
+            .map_err(|e| error("put", &e))?
+            .expiration_ttl(put.ttl_seconds);
         if let Some(metadata) = put.metadata {
             builder = builder.metadata(metadata).map_err(|e| error("put", &e))?;
         }

@@ -133,7 +133,8 @@ fn missing_and_refused_tokens_get_401_with_challenges_and_no_kv_operation() {
     let c = Client::new(MemoryKv::default());
     let (auth, _) = c.login();
     let expired = {
-        let later = Client { now_ms: NOW_MS + 8 * 24 * 3600 * 1000, ..Client::new(MemoryKv::default()) };
+        let later =
+            Client { now_ms: NOW_MS + 8 * 24 * 3600 * 1000, ..Client::new(MemoryKv::default()) };
         later.call("GET", "/anon/whoami", Some(&auth)).0
     };
     assert_eq!(expired.status, 401);

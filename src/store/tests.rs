@@ -127,10 +127,16 @@ fn a_write_the_listing_has_not_seen_is_included_once() {
 #[test]
 fn a_new_action_is_left_off_a_truncated_page() {
     let mut actions = Actions {
-        items: vec![("a:x:0000000001000-00000000".into(), StoredAction { action: "a".into(), at_ms: 1000 })],
+        items: vec![(
+            "a:x:0000000001000-00000000".into(),
+            StoredAction { action: "a".into(), at_ms: 1000 },
+        )],
         complete: false,
     };
-    actions.include("a:x:0000000002000-00000000".into(), StoredAction { action: "b".into(), at_ms: 2000 });
+    actions.include(
+        "a:x:0000000002000-00000000".into(),
+        StoredAction { action: "b".into(), at_ms: 2000 },
+    );
     assert_eq!(actions.texts(), ["a"]);
 }
 

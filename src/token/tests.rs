@@ -127,10 +127,7 @@ fn only_exactly_hs256_is_accepted_whatever_the_header_claims() {
 
 #[test]
 fn structurally_broken_tokens_are_malformed() {
-    let five = format!(
-        "{}.a.b.c.d",
-        b64(br#"{"alg":"A128KW","enc":"A128GCM","zip":"DEF"}"#)
-    );
+    let five = format!("{}.a.b.c.d", b64(br#"{"alg":"A128KW","enc":"A128GCM","zip":"DEF"}"#));
     let dots = ".".repeat(MAX_TOKEN_BYTES);
     for token in ["abc", "", "a.b", "a.b.c", "..", "e30.e30.", five.as_str(), dots.as_str()] {
         assert_eq!(verify(SECRET, token, NOW), Err(TokenError::Malformed), "{token:.40}");
@@ -210,11 +207,7 @@ fn expiry_is_enforced_exactly_from_the_leeway_on() {
 
 #[test]
 fn not_before_is_honoured_with_the_same_leeway() {
-    for (offset, expected) in [
-        (0, Ok(())),
-        (60, Ok(())),
-        (61, Err(TokenError::NotYetValid)),
-    ] {
+    for (offset, expected) in [(0, Ok(())), (60, Ok(())), (61, Err(TokenError::NotYetValid))] {
         let nbf = NOW + offset;
         let token = signed_claims(&claims_with(&format!(r#","exp":1900000000,"nbf":{nbf}"#)));
         assert_eq!(verify(SECRET, &token, NOW).map(|_| ()), expected, "nbf = now{offset:+}");
@@ -243,8 +236,11 @@ fn the_subject_must_be_a_canonical_uuid() {
     for sub in ["", "..", "../x", "a:b", long.as_str(), "3F2504E0-4F89-41D3-9A0C-0305E82C3301"] {
         let claims = format!(r#"{{"sub":"{sub}","type":"anonymous","exp":1900000000}}"#);
         let token = signed_claims(&claims);
-        let expected =
-            if token.len() > MAX_TOKEN_BYTES { TokenError::TooLong } else { TokenError::BadSubject };
+        let expected = if token.len() > MAX_TOKEN_BYTES {
+            TokenError::TooLong
+        } else {
+            TokenError::BadSubject
+        };
         assert_eq!(verify(SECRET, &token, NOW), Err(expected), "{sub:.20}");
     }
     for sub in ["12345", "null", "[]"] {
