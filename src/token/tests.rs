@@ -15,14 +15,16 @@ const NOW: i64 = 1_795_220_000;
 /// Made by python-jose 3.5.0 exactly as the seed does it:
 /// `jwt.encode({"sub": ID, "type": "anonymous", "exp": 1800000000}, SECRET, algorithm="HS256")`.
 const PYTHON_JOSE_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.\
-    eyJzdWIiOiIzZjI1MDRlMC00Zjg5LTQxZDMtOWEwYy0wMzA1ZTgyYzMzMDEiLCJ0eXBlIjoiYW5vbnltb3VzIiwiZXhwIjoxODAwMDAwMDAwfQ.\
+    eyJzdWIiOiIzZjI1MDRlMC00Zjg5LTQxZDMtOWEwYy0wMzA1ZTgyYzMzMDEiLCJ0eXBl\
+    IjoiYW5vbnltb3VzIiwiZXhwIjoxODAwMDAwMDAwfQ.\
     olLxQcFMPr7SDt2MWyzkQ-E6GfRShJxgLAK7YGkl4U4";
 
 /// Our own mint for ID at NOW with a 7-day lifetime; python-jose 3.5.0
 /// and PyJWT 2.15 both decode it with SECRET (checked when the vector was
 /// made; the Miniflare suite checks live tokens the same way).
 const OUR_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.\
-    eyJleHAiOjE3OTU4MjQ4MDAsImlhdCI6MTc5NTIyMDAwMCwic3ViIjoiM2YyNTA0ZTAtNGY4OS00MWQzLTlhMGMtMDMwNWU4MmMzMzAxIiwidHlwZSI6ImFub255bW91cyJ9.\
+    eyJleHAiOjE3OTU4MjQ4MDAsImlhdCI6MTc5NTIyMDAwMCwic3ViIjoiM2YyNTA0ZTAtNGY4\
+    OS00MWQzLTlhMGMtMDMwNWU4MmMzMzAxIiwidHlwZSI6ImFub255bW91cyJ9.\
     vplv_RATudw6945EI6aDvJzBiDpl1PC_cmBYb_uOvr4";
 
 fn id() -> AnonId {
