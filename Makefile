@@ -5,7 +5,8 @@
 # $(TOOLS), outside the checkout, so fresh clones on one machine share them.
 
 SHELL := bash
-.SHELLFLAGS := -eu -o pipefail -c
+# No -u: wrangler runs `make build` through a shell that may source bashrc.
+.SHELLFLAGS := -e -o pipefail -c
 .DEFAULT_GOAL := help
 
 PORT ?= 8787
@@ -85,7 +86,7 @@ $(BUILD_OUT): $(SOURCES) | setup
 
 dev: setup .dev.vars $(BUILD_OUT)
 	@echo "serving on http://127.0.0.1:$(PORT) with local KV in .wrangler/state"
-	npx wrangler dev --ip 127.0.0.1 --port $(PORT) --show-interactive-dev-session=false
+	WRANGLER_SEND_METRICS=false npx wrangler dev --ip 127.0.0.1 --port $(PORT) --show-interactive-dev-session=false
 
 ## Test --------------------------------------------------------------------
 
