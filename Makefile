@@ -105,3 +105,9 @@ test-worker: $(BUILD_OUT) $(PY_STAMP)
 
 clean:
 	rm -rf build target/wasm32-unknown-unknown .wrangler/state
+
+## Benchmark -----------------------------------------------------------------
+
+.PHONY: bench
+bench: setup $(BUILD_OUT)
+	node bench/run.mjs

@@ -35,11 +35,17 @@ pub enum BearerError {
 }
 
 impl BearerError {
-    /// RFC 6750 §3.1: a request that lacks credentials gets a challenge with
-    /// no error code; a malformed one is an `invalid_request`.
+    /// The RFC 6750 §3.1 error code for the challenge: none when the request
+    /// carries no bearer credentials at all, `invalid_request` when the
+    /// header names Bearer but holds no token, and `invalid_token` when what
+    /// follows cannot be a token.
     #[must_use]
-    pub fn is_invalid_request(self) -> bool {
-        !matches!(self, Self::Missing | Self::OtherScheme)
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::Missing | Self::OtherScheme => None,
+            Self::EmptyToken => Some("invalid_request"),
+            Self::InvalidCharacters | Self::TooLong => Some("invalid_token"),
+        }
     }
 }
 
@@ -128,7 +134,7 @@ mod tests {
     fn a_missing_header_is_not_an_invalid_request() {
         assert_eq!(token_from_header(None), Err(BearerError::Missing));
         assert_eq!(token_from_header(Some("")), Err(BearerError::Missing));
-        assert!(!BearerError::Missing.is_invalid_request());
+        assert_eq!(BearerError::Missing.error_code(), None);
     }
 
     #[test]
@@ -136,7 +142,7 @@ mod tests {
         assert_eq!(token_from_header(Some("Basic dXNlcjpwYXNz")), Err(BearerError::OtherScheme));
         assert_eq!(token_from_header(Some("Bearer-ish x")), Err(BearerError::OtherScheme));
         assert_eq!(token_from_header(Some(TOKEN)), Err(BearerError::OtherScheme));
-        assert!(!BearerError::OtherScheme.is_invalid_request());
+        assert_eq!(BearerError::OtherScheme.error_code(), None);
     }
 
     #[test]
@@ -144,7 +150,7 @@ mod tests {
         for header in ["Bearer", "Bearer ", "bearer \t  "] {
             assert_eq!(token_from_header(Some(header)), Err(BearerError::EmptyToken), "{header:?}");
         }
-        assert!(BearerError::EmptyToken.is_invalid_request());
+        assert_eq!(BearerError::EmptyToken.error_code(), Some("invalid_request"));
     }
 
     #[test]

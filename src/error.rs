@@ -35,6 +35,8 @@ pub enum ApiError {
     Token(TokenError),
     /// The `action` parameter was refused.
     Action(ActionError),
+    /// The visitor holds [`crate::store::MAX_ACTIONS_PER_VISITOR`] actions.
+    TooManyActions,
     /// The worker is misconfigured and fails closed.
     Config(ConfigError),
     /// Workers KV failed.
@@ -52,10 +54,10 @@ impl ApiError {
         match self {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Bearer(e) if e.is_invalid_request() => "invalid_request",
-            Self::Bearer(_) => "missing_token",
+            Self::Bearer(e) => e.error_code().unwrap_or("missing_token"),
             Self::Token(_) => "invalid_token",
             Self::Action(_) => "invalid_action",
+            Self::TooManyActions => "too_many_actions",
             Self::Config(_) => "misconfigured",
             Self::Storage(_) => "storage_unavailable",
             Self::Random(_) => "random_unavailable",
@@ -86,17 +88,26 @@ impl ApiError {
             Self::MethodNotAllowed { allow } => {
                 detail(405, "Method Not Allowed").with_header("allow", allow.clone())
             }
-            // RFC 6750 §3.1: no error code when credentials are absent…
-            Self::Bearer(e) if !e.is_invalid_request() => {
-                detail(401, &e.to_string()).with_header("www-authenticate", "Bearer".into())
+            // RFC 6750 §3.1 would answer `invalid_request` with 400; we send
+            // 401 for every bearer failure so that a client has one status
+            // to react to (mint or refresh), and the challenge's error code
+            // still tells the cases apart.
+            Self::Bearer(e) => {
+                let challenge = e
+                    .error_code()
+                    .map_or_else(|| "Bearer".to_owned(), |code| challenge(code, &e.to_string()));
+                detail(401, &e.to_string()).with_header("www-authenticate", challenge)
             }
-            // …`invalid_request` (400) when they are malformed…
-            Self::Bearer(e) => detail(400, &e.to_string())
-                .with_header("www-authenticate", challenge("invalid_request", &e.to_string())),
-            // …and `invalid_token` (401) when the token is refused.
             Self::Token(e) => detail(401, &e.to_string())
                 .with_header("www-authenticate", challenge("invalid_token", &e.to_string())),
             Self::Action(e) => detail(422, &e.to_string()),
+            Self::TooManyActions => detail(
+                409,
+                &format!(
+                    "this visitor already holds the maximum of {} actions",
+                    crate::store::MAX_ACTIONS_PER_VISITOR
+                ),
+            ),
             Self::Config(e) => detail(500, &e.to_string()),
             Self::Storage(_) => detail(503, "storage is temporarily unavailable; try again")
                 .with_header("retry-after", "1".into()),
@@ -122,7 +133,7 @@ impl std::error::Error for ApiError {
             Self::Storage(e) => Some(e),
             Self::Random(e) => Some(e),
             Self::Mint(e) => Some(e),
-            Self::NotFound | Self::MethodNotAllowed { .. } => None,
+            Self::NotFound | Self::MethodNotAllowed { .. } | Self::TooManyActions => None,
         }
     }
 }
@@ -170,9 +181,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_bearer_is_an_invalid_request() {
+    fn an_empty_bearer_is_a_401_invalid_request() {
         let r = ApiError::Bearer(BearerError::EmptyToken).to_response();
-        assert_eq!(r.status, 400);
+        assert_eq!(r.status, 401);
         assert!(r.header("www-authenticate").unwrap().contains(r#"error="invalid_request""#));
     }
 

@@ -4,9 +4,11 @@
 //! - `GET /`, `POST /anon/login`, `GET /anon/whoami`: none. Minting writes
 //!   nothing, so a bot that only mints costs no KV writes.
 //! - `GET /items/my_anonymous_items`: one `list` (more only while KV returns
-//!   short pages, at most [`crate::store::MAX_LIST_CALLS`]).
+//!   short pages, at most [`store::MAX_LIST_CALLS`]).
 //! - `POST /items/add_action`: one `list`, one `put` (the action), one `get`
 //!   (the record), and one more `put` at most once a minute per visitor.
+//!   A visitor with more than 1000 actions costs one more `list` per further
+//!   1000, to enforce [`store::MAX_ACTIONS_PER_VISITOR`].
 //!
 //! Every check on the request (route, token, `action`) happens before the
 //! first KV operation.
@@ -22,7 +24,7 @@ use crate::{
     http::{Request, Response},
     kv::Kv,
     routes::{Route, route},
-    store::Store,
+    store::{self, Store},
     token::{self, VerifiedToken},
 };
 
@@ -189,8 +191,12 @@ async fn add_action<K: Kv>(
     // Listing before writing means a KV failure at either step leaves the
     // client with an honest error and nothing half-done to retry over.
     let mut actions = store.first_actions(id).await.map_err(ApiError::Storage)?;
+    if store.at_capacity(id, &actions).await.map_err(ApiError::Storage)? {
+        return Err(ApiError::TooManyActions);
+    }
+    let at_ms = store::action_time(now_ms);
     let (key, stored) =
-        store.add_action(id, &action, now_ms, nonce).await.map_err(ApiError::Storage)?;
+        store.add_action(id, &action, at_ms, nonce).await.map_err(ApiError::Storage)?;
     actions.include(key, stored);
 
     if let Err(e) = store.touch_record(id, now_ms.div_euclid(1000)).await {

@@ -20,10 +20,14 @@
 //! long has lost everything; an active one keeps a rolling window.
 //!
 //! Ordering: keys list in UTF-8 byte order, and the zero-padded millisecond
-//! timestamp makes that chronological. Actions recorded in the same
-//! millisecond are ordered by their random nonce. Timestamps come from the
-//! edge location that served the request, so actions recorded at two
-//! locations within clock skew of each other may list out of order.
+//! timestamp makes that chronological. [`action_time`] makes timestamps
+//! strictly increasing within one isolate, so a client's sequential requests
+//! (which reach the same isolate while it lives) keep their order even
+//! within one millisecond. Across isolates, actions in the same millisecond
+//! are ordered by their random nonce, and actions recorded at two locations
+//! within clock skew of each other may list out of order.
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,13 +46,43 @@ pub const FIRST_PAGE_LIMIT: usize = 1000;
 const KV_LIST_MAX: u32 = 1000;
 
 /// A list call may return a short page before the listing is complete; we
-/// follow the cursor at most this many times per request, which keeps every
-/// request far below KV's 1000 operations per invocation.
+/// follow the cursor at most this many times to fill the first page, which
+/// keeps every request far below KV's 1000 operations per invocation.
 pub const MAX_LIST_CALLS: usize = 4;
+
+/// Most actions one visitor may hold. Counting them costs one extra `list`
+/// per 1000 actions beyond the first page, so only heavy visitors pay for
+/// the check, and a visitor at the cap costs at most about a dozen lists per
+/// new action.
+pub const MAX_ACTIONS_PER_VISITOR: usize = 10_000;
+
+/// Budget of `list` calls for counting toward the cap. If KV's pages come
+/// back so short that the count cannot finish within it, the action is
+/// allowed: the cap bounds storage, and a short page is KV's doing, not the
+/// visitor's.
+const MAX_COUNT_CALLS: usize = 2 * MAX_ACTIONS_PER_VISITOR / KV_LIST_MAX as usize;
 
 /// The record's `last_activity_at` is refreshed at most this often, which
 /// keeps the record key well under KV's one write per second per key.
 pub const RECORD_REFRESH_SECONDS: i64 = 60;
+
+/// The last action timestamp this isolate handed out.
+static LAST_ACTION_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// The timestamp for an action recorded at `now_ms`: `now_ms`, or one past
+/// the previous action's timestamp in this isolate if that is later. It runs
+/// ahead of the clock only while one isolate records more than one action
+/// per millisecond, and catches up as soon as the rate drops.
+pub fn action_time(now_ms: i64) -> i64 {
+    let mut last = LAST_ACTION_MS.load(Ordering::Relaxed);
+    loop {
+        let next = now_ms.max(last.saturating_add(1));
+        match LAST_ACTION_MS.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(actual) => last = actual,
+        }
+    }
+}
 
 /// The key of a visitor's record.
 #[must_use]
@@ -111,6 +145,8 @@ pub struct Actions {
     pub items: Vec<(String, StoredAction)>,
     /// False when the visitor may have more actions than `items` holds.
     pub complete: bool,
+    /// Where the listing stopped, when it is not complete.
+    pub cursor: Option<String>,
 }
 
 impl Actions {
@@ -189,16 +225,44 @@ impl<'a, K: Kv> Store<'a, K> {
             let limit = u32::try_from(wanted).unwrap_or(KV_LIST_MAX).min(KV_LIST_MAX);
             let page = self.kv.list(&prefix, limit, cursor.as_deref()).await?;
             actions.items.extend(page.keys.into_iter().filter_map(parse_listed));
-            actions.complete = page.complete;
-            if page.complete || actions.items.len() >= FIRST_PAGE_LIMIT {
-                break;
-            }
+            actions.complete = page.complete || page.cursor.is_none();
             cursor = page.cursor;
-            if cursor.is_none() {
+            if actions.complete || actions.items.len() >= FIRST_PAGE_LIMIT {
                 break;
             }
         }
+        actions.cursor = if actions.complete { None } else { cursor };
         Ok(actions)
+    }
+
+    /// Whether the visitor already holds [`MAX_ACTIONS_PER_VISITOR`]
+    /// actions, continuing the count from `first`, the page already read.
+    /// No KV operation when `first` is complete.
+    ///
+    /// # Errors
+    ///
+    /// The platform's [`KvError`].
+    pub async fn at_capacity(&self, id: AnonId, first: &Actions) -> Result<bool, KvError> {
+        let mut count = first.items.len();
+        let mut cursor = first.cursor.clone();
+        if first.complete || count >= MAX_ACTIONS_PER_VISITOR {
+            return Ok(count >= MAX_ACTIONS_PER_VISITOR);
+        }
+
+        let prefix = actions_prefix(id);
+        for _ in 0..MAX_COUNT_CALLS {
+            let Some(from) = cursor.take() else { break };
+            let page = self.kv.list(&prefix, KV_LIST_MAX, Some(&from)).await?;
+            count += page.keys.len();
+            if count >= MAX_ACTIONS_PER_VISITOR {
+                return Ok(true);
+            }
+            if page.complete {
+                break;
+            }
+            cursor = page.cursor;
+        }
+        Ok(false)
     }
 
     /// Creates or refreshes the visitor's record after activity at `now`

@@ -38,9 +38,9 @@ test("another scheme gets a bare Bearer challenge", async () => {
   await expectRefused("Basic dXNlcjpwYXNz", { detail: "authorization scheme must be Bearer" });
 });
 
-test("Bearer with no token is an invalid_request", async () => {
-  await expectRefused("Bearer ", { status: 400, error: "invalid_request", detail: "bearer token is empty" });
-  await expectRefused("Bearer", { status: 400, error: "invalid_request" });
+test("Bearer with no token is a 401 invalid_request", async () => {
+  await expectRefused("Bearer ", { error: "invalid_request", detail: "bearer token is empty" });
+  await expectRefused("Bearer", { error: "invalid_request" });
 });
 
 test("a one-segment token is invalid", async () => {

@@ -14,21 +14,25 @@ fn config() -> Config {
     Config::from_lookup(|name| (name == SECRET_BINDING).then(|| SECRET.to_owned())).expect("valid")
 }
 
+/// A client whose clock advances one millisecond per request, so that the
+/// actions it records have distinct, increasing timestamps.
 struct Client {
     config: Config,
     kv: MemoryKv,
-    now_ms: i64,
+    now_ms: std::cell::Cell<i64>,
 }
 
 impl Client {
     fn new(kv: MemoryKv) -> Self {
-        Self { config: config(), kv, now_ms: NOW_MS }
+        Self { config: config(), kv, now_ms: NOW_MS.into() }
     }
 
     fn call(&self, method: &str, target: &str, auth: Option<&str>) -> (Response, Value) {
         let url = format!("http://127.0.0.1:8787{target}");
         let req = Request::from_url(method, &url, auth);
-        let deps = Deps { config: Ok(&self.config), kv: Some(&self.kv), now_ms: self.now_ms };
+        let now_ms = self.now_ms.get();
+        self.now_ms.set(now_ms + 1);
+        let deps = Deps { config: Ok(&self.config), kv: Some(&self.kv), now_ms };
         let outcome = block_on(handle(&req, &deps));
         let body = serde_json::from_str(&outcome.response.body).expect("every body is JSON");
         (outcome.response, body)
@@ -133,8 +137,8 @@ fn missing_and_refused_tokens_get_401_with_challenges_and_no_kv_operation() {
     let c = Client::new(MemoryKv::default());
     let (auth, _) = c.login();
     let expired = {
-        let later =
-            Client { now_ms: NOW_MS + 8 * 24 * 3600 * 1000, ..Client::new(MemoryKv::default()) };
+        let later = Client::new(MemoryKv::default());
+        later.now_ms.set(NOW_MS + 8 * 24 * 3600 * 1000);
         later.call("GET", "/anon/whoami", Some(&auth)).0
     };
     assert_eq!(expired.status, 401);
@@ -144,7 +148,7 @@ fn missing_and_refused_tokens_get_401_with_challenges_and_no_kv_operation() {
         (None, 401, Some("Bearer")),
         (Some("Basic dXNlcjpwYXNz"), 401, Some("Bearer")),
         (Some("Bearer abc"), 401, None),
-        (Some("Bearer "), 400, None),
+        (Some("Bearer "), 401, None),
         (Some("Bearer a.b.c"), 401, None),
     ];
     for path in ["/anon/whoami", "/items/my_anonymous_items", "/items/add_action?action=x"] {
@@ -233,4 +237,23 @@ fn without_a_kv_binding_the_data_routes_say_what_to_bind() {
     let outcome = block_on(handle(&req, &deps));
     assert_eq!(outcome.response.status, 500);
     assert!(outcome.response.body.contains("ANON_KV"));
+}
+
+#[test]
+fn a_visitor_at_the_action_cap_gets_409_and_nothing_is_written() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    let id = AnonId::parse(&id).expect("id");
+    let store = Store::new(&c.kv, 60);
+    let action = Action::new("x".into()).expect("valid");
+    for n in 0..crate::store::MAX_ACTIONS_PER_VISITOR {
+        let ms = NOW_MS - 1_000_000 + i64::try_from(n).expect("small");
+        block_on(store.add_action(id, &action, ms, 0)).expect("put");
+    }
+    c.kv.reset_ops();
+
+    let (r, body) = c.call("POST", "/items/add_action?action=one-more", Some(&auth));
+    assert_eq!(r.status, 409);
+    assert_eq!(body["detail"], "this visitor already holds the maximum of 10000 actions");
+    assert_eq!(c.kv.ops.borrow().1, 0, "no write");
 }

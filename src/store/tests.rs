@@ -132,6 +132,7 @@ fn a_new_action_is_left_off_a_truncated_page() {
             StoredAction { action: "a".into(), at_ms: 1000 },
         )],
         complete: false,
+        cursor: None,
     };
     actions.include(
         "a:x:0000000002000-00000000".into(),
@@ -199,4 +200,45 @@ fn an_unreadable_record_is_replaced() {
     block_on(store.touch_record(id(), 5_000)).expect("replace");
     let (value, _, _) = kv.entry(&key).expect("record");
     assert_eq!(value, r#"{"created_at":5000,"last_activity_at":5000}"#);
+}
+
+#[test]
+fn action_times_strictly_increase_within_an_isolate() {
+    let first = action_time(5_000_000_000_000);
+    let second = action_time(5_000_000_000_000);
+    let third = action_time(4_000_000_000_000);
+    assert!(first >= 5_000_000_000_000);
+    assert!(second > first && third > second);
+}
+
+#[test]
+fn the_cap_costs_nothing_for_a_visitor_within_one_page() {
+    let kv = MemoryKv::default();
+    let store = Store::new(&kv, TTL);
+    block_on(store.add_action(id(), &act("a"), 1_000, 0)).expect("put");
+    let first = block_on(store.first_actions(id())).expect("list");
+    kv.reset_ops();
+    assert!(!block_on(store.at_capacity(id(), &first)).expect("count"));
+    assert_eq!(*kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn the_cap_is_reached_at_exactly_the_limit() {
+    let kv = MemoryKv::default();
+    let store = Store::new(&kv, TTL);
+    let fill = |from: usize, to: usize| {
+        for n in from..to {
+            let ms = 1_000 + i64::try_from(n).expect("small");
+            block_on(store.add_action(id(), &act("x"), ms, 0)).expect("put");
+        }
+    };
+    fill(0, MAX_ACTIONS_PER_VISITOR - 1);
+    let first = block_on(store.first_actions(id())).expect("list");
+    assert!(!block_on(store.at_capacity(id(), &first)).expect("count"));
+
+    fill(MAX_ACTIONS_PER_VISITOR - 1, MAX_ACTIONS_PER_VISITOR);
+    let first = block_on(store.first_actions(id())).expect("list");
+    kv.reset_ops();
+    assert!(block_on(store.at_capacity(id(), &first)).expect("count"));
+    assert_eq!(kv.ops.borrow().2, 9, "one list per further 1000 actions");
 }
