@@ -103,6 +103,13 @@ test-host:
 test-worker: $(BUILD_OUT) $(PY_STAMP)
 	PYTHON=$(CURDIR)/$(VENV)/bin/python node --test --test-concurrency=1 tests/
 
+# A longer fuzz pass than `make test` runs: FUZZ_CASES cases per property
+# (proptest), optimised build. Any failure is shrunk and printed.
+FUZZ_CASES ?= 1000000
+.PHONY: fuzz
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --lib properties -- --test-threads=2
+
 clean:
 	rm -rf build target/wasm32-unknown-unknown .wrangler/state
 

@@ -38,3 +38,6 @@ pub mod token;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+#[cfg(test)]
+mod properties;
