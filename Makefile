@@ -29,7 +29,7 @@ export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 
 BUILD_OUT := build/index_bg.wasm
-SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES := $(shell find src -type f) Cargo.toml Cargo.lock
 
 .PHONY: help dev test build setup test-host test-lint test-worker clean
 

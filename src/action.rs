@@ -5,17 +5,23 @@
 //! browser's `URLSearchParams` do: `+` is a space and `%2B` is a plus sign.
 //! Clients should encode the value with `encodeURIComponent`. After decoding,
 //! the value must be valid UTF-8 (`%FF` alone is not), non-empty, at most
-//! [`MAX_ACTION_BYTES`] bytes, free of control characters (`%00`, `%0A`…),
-//! and given once. It is then stored and returned exactly as decoded.
+//! [`MAX_ACTION_CHARS`] characters, free of control characters (`%00`,
+//! `%0A`…), and given once. It is then stored and returned exactly as
+//! decoded.
+//!
+//! The limit counts Unicode characters (code points), as JSON Schema's
+//! `maxLength` does, so the OpenAPI document can state it exactly. Note that
+//! JavaScript's `String.length` counts UTF-16 units: an emoji is one
+//! character here and two there.
 
 use std::fmt;
 
 use percent_encoding::percent_decode;
 
-/// Longest action, in UTF-8 bytes. The action travels in KV key metadata,
-/// which is capped at 1024 bytes of JSON; 256 bytes stays under that even
-/// when every character needs escaping.
-pub const MAX_ACTION_BYTES: usize = 256;
+/// Longest action, in characters. The action travels in KV key metadata,
+/// which is capped at 1024 bytes of JSON; 200 characters take at most 800
+/// bytes (four-byte characters, or two-byte escapes of `"` and `\`).
+pub const MAX_ACTION_CHARS: usize = 200;
 
 /// A validated action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +38,9 @@ impl Action {
         if value.is_empty() {
             return Err(ActionError::Empty);
         }
-        if value.len() > MAX_ACTION_BYTES {
+        // Checked on bytes first so that a huge value is refused without
+        // counting its characters.
+        if value.len() > MAX_ACTION_CHARS * 4 || value.chars().count() > MAX_ACTION_CHARS {
             return Err(ActionError::TooLong);
         }
         if value.chars().any(char::is_control) {
@@ -64,7 +72,7 @@ pub enum ActionError {
     Repeated,
     /// `action=` with nothing after it.
     Empty,
-    /// Longer than [`MAX_ACTION_BYTES`] once decoded.
+    /// Longer than [`MAX_ACTION_CHARS`] once decoded.
     TooLong,
     /// The percent-decoded bytes are not UTF-8.
     NotUtf8,
@@ -78,10 +86,9 @@ impl fmt::Display for ActionError {
             Self::Missing => f.write_str("query parameter `action` is required"),
             Self::Repeated => f.write_str("query parameter `action` must be given once"),
             Self::Empty => f.write_str("query parameter `action` must not be empty"),
-            Self::TooLong => write!(
-                f,
-                "query parameter `action` must be at most {MAX_ACTION_BYTES} bytes of UTF-8"
-            ),
+            Self::TooLong => {
+                write!(f, "query parameter `action` must be at most {MAX_ACTION_CHARS} characters")
+            }
             Self::NotUtf8 => f.write_str("query parameter `action` is not valid UTF-8"),
             Self::ControlCharacter => {
                 f.write_str("query parameter `action` must not contain control characters")
@@ -112,9 +119,9 @@ pub fn from_query(query: &str) -> Result<Action, ActionError> {
     }
 
     let raw = found.ok_or(ActionError::Missing)?;
-    // Percent-encoding at most triples a byte; anything longer than that
-    // cannot decode to an acceptable action, so skip the work.
-    if raw.len() > MAX_ACTION_BYTES * 3 {
+    // A character is at most four bytes, and percent-encoding triples each;
+    // anything longer cannot decode to an acceptable action.
+    if raw.len() > MAX_ACTION_CHARS * 4 * 3 {
         return Err(ActionError::TooLong);
     }
     Action::new(form_decode(raw)?)
@@ -175,16 +182,18 @@ mod tests {
     }
 
     #[test]
-    fn length_is_capped_in_decoded_bytes() {
-        let at_cap = "a".repeat(MAX_ACTION_BYTES);
+    fn length_is_capped_in_decoded_characters() {
+        let at_cap = "a".repeat(MAX_ACTION_CHARS);
         assert_eq!(action(&format!("action={at_cap}")), Ok(at_cap));
-        let over = "a".repeat(MAX_ACTION_BYTES + 1);
+        let over = "a".repeat(MAX_ACTION_CHARS + 1);
         assert_eq!(action(&format!("action={over}")), Err(ActionError::TooLong));
         let huge = "a".repeat(100_000);
         assert_eq!(action(&format!("action={huge}")), Err(ActionError::TooLong));
-        // 86 three-byte characters are 258 bytes once decoded.
-        let wide = "%E2%98%95".repeat(86);
-        assert_eq!(action(&format!("action={wide}")), Err(ActionError::TooLong));
+        // Four-byte characters count once each.
+        let wide = "%F0%9F%98%80".repeat(MAX_ACTION_CHARS);
+        assert_eq!(action(&format!("action={wide}")), Ok("😀".repeat(MAX_ACTION_CHARS)));
+        let wider = "%F0%9F%98%80".repeat(MAX_ACTION_CHARS + 1);
+        assert_eq!(action(&format!("action={wider}")), Err(ActionError::TooLong));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The endpoints, as plain async Rust over the [`Kv`] trait.
 //!
 //! KV operations per request (the README's table comes from here):
-//! - `GET /`, `POST /anon/login`, `GET /anon/whoami`: none. Minting writes
+//! - `GET /`, `GET /openapi.json`, `POST /anon/login`, `GET /anon/whoami`:
+//!   none. Minting writes
 //!   nothing, so a bot that only mints costs no KV writes.
 //! - `GET /items/my_anonymous_items`: one `list` (more only while KV returns
 //!   short pages, at most [`store::MAX_LIST_CALLS`]).
@@ -66,6 +67,7 @@ async fn serve<K: Kv>(
 ) -> Result<Response, ApiError> {
     match route(req.method, req.path)? {
         Route::Welcome => Ok(welcome()),
+        Route::OpenApi => Ok(Response::json_text(200, OPENAPI)),
         Route::Login => login(config(deps)?, deps.now_ms),
         Route::WhoAmI => {
             let verified = authenticate(req, config(deps)?, deps.now_ms)?;
@@ -108,6 +110,9 @@ fn authenticate(
     let raw = bearer::token_from_header(req.authorization).map_err(ApiError::Bearer)?;
     token::verify(config.secret(), raw, now_ms.div_euclid(1000)).map_err(ApiError::Token)
 }
+
+/// The API's OpenAPI 3.1 document, served as written.
+const OPENAPI: &str = include_str!("openapi.json");
 
 #[derive(Serialize)]
 struct Welcome {

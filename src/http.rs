@@ -52,6 +52,16 @@ impl Response {
         Self { status, headers: vec![("cache-control", "no-store".to_owned())], body }
     }
 
+    /// A response whose body is already JSON text.
+    #[must_use]
+    pub fn json_text(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            headers: vec![("cache-control", "no-store".to_owned())],
+            body: body.to_owned(),
+        }
+    }
+
     /// Adds a header.
     #[must_use]
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {

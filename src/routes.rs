@@ -8,6 +8,8 @@ use crate::error::ApiError;
 pub enum Route {
     /// `GET /`: a welcome message.
     Welcome,
+    /// `GET /openapi.json`: the OpenAPI 3.1 description of this API.
+    OpenApi,
     /// `POST /anon/login`: mint a new anonymous identity.
     Login,
     /// `GET /anon/whoami`: what the token says, with no KV operation.
@@ -18,8 +20,11 @@ pub enum Route {
     AddAction,
 }
 
-const TABLE: &[(&str, &str, Route)] = &[
+/// Every endpoint as (path, method, route). `src/openapi.json` describes
+/// exactly these; a test keeps the two in step.
+pub const TABLE: &[(&str, &str, Route)] = &[
     ("/", "GET", Route::Welcome),
+    ("/openapi.json", "GET", Route::OpenApi),
     ("/anon/login", "POST", Route::Login),
     ("/anon/whoami", "GET", Route::WhoAmI),
     ("/items/my_anonymous_items", "GET", Route::MyItems),
@@ -51,6 +56,28 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_exactly_these_routes() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("valid JSON");
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .expect("operations")
+                    .keys()
+                    .map(|m| (path.clone(), m.to_uppercase()))
+            })
+            .collect();
+        let mut served: Vec<(String, String)> =
+            TABLE.iter().map(|(p, m, _)| ((*p).to_owned(), (*m).to_owned())).collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+    }
 
     #[test]
     fn each_endpoint_is_reached_by_its_method() {

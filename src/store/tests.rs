@@ -49,8 +49,10 @@ fn each_action_is_its_own_key_with_the_action_in_metadata_and_a_ttl() {
 fn the_longest_action_fits_kv_metadata_even_when_every_character_is_escaped() {
     let kv = MemoryKv::default();
     let store = Store::new(&kv, TTL);
-    let quotes = "\"".repeat(crate::action::MAX_ACTION_BYTES);
+    let quotes = "\"".repeat(crate::action::MAX_ACTION_CHARS);
     block_on(store.add_action(id(), &act(&quotes), 1_000, 1)).expect("fits in 1024 bytes");
+    let emoji = "😀".repeat(crate::action::MAX_ACTION_CHARS);
+    block_on(store.add_action(id(), &act(&emoji), 1_000, 2)).expect("fits in 1024 bytes");
 }
 
 #[test]

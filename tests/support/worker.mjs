@@ -53,6 +53,10 @@ export function useWorker(bindings = {}, { kv = true } = {}) {
     get mf() {
       return handle.mf;
     },
+    /** The worker's own HTTP address, for clients outside this process. */
+    async url() {
+      return (await handle.mf.ready).toString().replace(/\/$/, "");
+    },
     /** Sends a request; returns status, headers and the parsed JSON body. */
     async call(method, target, { token, authorization, headers = {} } = {}) {
       const h = { ...headers };
