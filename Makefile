@@ -82,6 +82,13 @@ build: $(BUILD_OUT)
 $(BUILD_OUT): $(SOURCES) | setup
 	$(WORKER_BUILD) --release
 
+# The same worker with the `test-hooks` feature (a route that panics), for
+# the Miniflare suite only. Its own target dir keeps the two builds from
+# invalidating each other.
+TEST_BUILD_OUT := build-test/index_bg.wasm
+$(TEST_BUILD_OUT): $(SOURCES) | setup
+	CARGO_TARGET_DIR=target/test-hooks $(WORKER_BUILD) --release --no-opt -d build-test . --features test-hooks
+
 ## Serve -------------------------------------------------------------------
 
 dev: setup .dev.vars $(BUILD_OUT)
@@ -100,7 +107,7 @@ test-lint: wasm-target
 test-host:
 	cargo test --all-targets
 
-test-worker: $(BUILD_OUT) $(PY_STAMP)
+test-worker: $(BUILD_OUT) $(TEST_BUILD_OUT) $(PY_STAMP)
 	PYTHON=$(CURDIR)/$(VENV)/bin/python node --test --test-concurrency=1 tests/
 
 # A longer fuzz pass than `make test` runs: FUZZ_CASES cases per property
@@ -111,7 +118,7 @@ fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --lib properties -- --test-threads=2
 
 clean:
-	rm -rf build target/wasm32-unknown-unknown .wrangler/state
+	rm -rf build build-test target/wasm32-unknown-unknown target/test-hooks .wrangler/state
 
 ## Benchmark -----------------------------------------------------------------
 

@@ -82,6 +82,8 @@ async fn serve<K: Kv>(
             let store = Store::new(kv(deps)?, config.data_ttl_seconds);
             my_items(&store, verified.anon_id).await
         }
+        #[cfg(feature = "test-hooks")]
+        Route::Panic => panic!("test hook: deliberate panic"),
         Route::AddAction => {
             let config = config(deps)?;
             let verified = authenticate(req, config, deps.now_ms)?;

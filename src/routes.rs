@@ -18,6 +18,9 @@ pub enum Route {
     MyItems,
     /// `POST /items/add_action?action=…`: record an action.
     AddAction,
+    /// `GET /__test/panic`: panics (test builds only).
+    #[cfg(feature = "test-hooks")]
+    Panic,
 }
 
 /// Every endpoint as (path, method, route). `src/openapi.json` describes
@@ -39,6 +42,10 @@ pub const TABLE: &[(&str, &str, Route)] = &[
 /// [`ApiError::MethodNotAllowed`] (with the methods the path allows) for a
 /// known path reached with another method.
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    #[cfg(feature = "test-hooks")]
+    if (method, path) == ("GET", "/__test/panic") {
+        return Ok(Route::Panic);
+    }
     let mut allowed = TABLE.iter().filter(|(p, _, _)| *p == path).peekable();
     if allowed.peek().is_none() {
         return Err(ApiError::NotFound);
