@@ -10,6 +10,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 PORT ?= 8787
+# Origins `make dev` allows: its own and Vite's default dev server.
+DEV_ORIGINS ?= http://127.0.0.1:$(PORT) http://localhost:$(PORT) http://localhost:5173 http://127.0.0.1:5173
 TOOLS ?= $(HOME)/.cache/anon-sessions-tools
 
 WORKER_BUILD_VERSION := 0.8.7
@@ -93,7 +95,8 @@ $(TEST_BUILD_OUT): $(SOURCES) | setup
 
 dev: setup .dev.vars $(BUILD_OUT)
 	@echo "serving on http://127.0.0.1:$(PORT) with local KV in .wrangler/state"
-	WRANGLER_SEND_METRICS=false npx wrangler dev --ip 127.0.0.1 --port $(PORT) --show-interactive-dev-session=false
+	WRANGLER_SEND_METRICS=false npx wrangler dev --ip 127.0.0.1 --port $(PORT) \
+		--show-interactive-dev-session=false --var "ALLOWED_ORIGINS:$(DEV_ORIGINS)"
 
 ## Test --------------------------------------------------------------------
 

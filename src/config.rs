@@ -8,8 +8,16 @@
 
 use std::fmt;
 
+use crate::cors::{BadOrigin, CorsPolicy};
+
 /// The name of the binding that holds the HS256 signing secret.
 pub const SECRET_BINDING: &str = "JWT_SECRET";
+
+/// The optional Turnstile secret; when set, minting needs a Turnstile token.
+pub const TURNSTILE_BINDING: &str = "TURNSTILE_SECRET";
+
+/// The list of origins allowed to call the API from a browser.
+pub const ORIGINS_BINDING: &str = "ALLOWED_ORIGINS";
 
 /// The name of the Workers KV namespace binding.
 pub const KV_BINDING: &str = "ANON_KV";
@@ -41,6 +49,7 @@ pub struct Config {
     /// `DATA_TTL_SECONDS`: expiration of every KV key after its last write;
     /// defaults to 30 days, at least 60 seconds (KV's minimum).
     pub data_ttl_seconds: u64,
+    turnstile_secret: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -49,6 +58,7 @@ impl fmt::Debug for Config {
             .field("secret", &format_args!("<{} bytes>", self.secret.len()))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("data_ttl_seconds", &self.data_ttl_seconds)
+            .field("turnstile", &self.turnstile_secret.is_some())
             .finish()
     }
 }
@@ -66,6 +76,8 @@ pub enum ConfigError {
     },
     /// The KV namespace binding is absent.
     MissingKvBinding,
+    /// `ALLOWED_ORIGINS` holds something that is not an origin.
+    BadOrigins(BadOrigin),
     /// A numeric setting is not a whole number of seconds.
     NotANumber {
         /// The variable's name.
@@ -100,6 +112,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "server misconfigured: bind a Workers KV namespace as {KV_BINDING} in wrangler.toml"
             ),
+            Self::BadOrigins(e) => e.fmt(f),
             Self::NotANumber { name } => {
                 write!(f, "server misconfigured: {name} must be a whole number of seconds")
             }
@@ -133,7 +146,18 @@ impl Config {
         let data_ttl_seconds =
             seconds(&lookup, "DATA_TTL_SECONDS", DEFAULT_DATA_TTL_SECONDS, KV_MIN_TTL_SECONDS)?;
 
-        Ok(Self { secret, token_ttl_seconds, data_ttl_seconds })
+        // Parsed again by the edge for CORS; refusing a bad list here makes
+        // the mistake visible instead of silently allowing nothing.
+        cors_policy(&lookup).map_err(ConfigError::BadOrigins)?;
+        let turnstile_secret = lookup(TURNSTILE_BINDING).filter(|s| !s.trim().is_empty());
+
+        Ok(Self { secret, token_ttl_seconds, data_ttl_seconds, turnstile_secret })
+    }
+
+    /// The Turnstile secret, when minting requires a Turnstile token.
+    #[must_use]
+    pub fn turnstile_secret(&self) -> Option<&str> {
+        self.turnstile_secret.as_deref()
     }
 
     /// The HS256 key bytes.
@@ -141,6 +165,17 @@ impl Config {
     pub fn secret(&self) -> &[u8] {
         &self.secret
     }
+}
+
+/// The CORS policy from `ALLOWED_ORIGINS` (empty when unset). Read on its
+/// own, so that CORS headers still reach the browser when the rest of the
+/// configuration is refused and the SPA must read a 500.
+///
+/// # Errors
+///
+/// [`BadOrigin`] for an entry that is not an origin.
+pub fn cors_policy(lookup: &impl Fn(&str) -> Option<String>) -> Result<CorsPolicy, BadOrigin> {
+    CorsPolicy::parse(&lookup(ORIGINS_BINDING).unwrap_or_default())
 }
 
 fn seconds(
@@ -212,6 +247,17 @@ mod tests {
         let huge = (MAX_TTL_SECONDS + 1).to_string();
         let err = with(&[(SECRET_BINDING, SECRET), ("TOKEN_TTL_SECONDS", &huge)]).unwrap_err();
         assert!(matches!(err, ConfigError::OutOfRange { .. }));
+    }
+
+    #[test]
+    fn a_bad_origin_list_is_refused_and_turnstile_is_optional() {
+        let err = with(&[(SECRET_BINDING, SECRET), (ORIGINS_BINDING, "*")]).unwrap_err();
+        assert!(matches!(err, ConfigError::BadOrigins(_)));
+        let plain = with(&[(SECRET_BINDING, SECRET)]).expect("valid");
+        assert_eq!(plain.turnstile_secret(), None);
+        let guarded = with(&[(SECRET_BINDING, SECRET), (TURNSTILE_BINDING, "0x4AAA")]).expect("ok");
+        assert_eq!(guarded.turnstile_secret(), Some("0x4AAA"));
+        assert!(!format!("{guarded:?}").contains("0x4AAA"));
     }
 
     #[test]

@@ -5,21 +5,25 @@
 //! It is used instead of workers-rs's `#[event(fetch)]` macro because that
 //! macro converts the whole request and response through `worker::Request`
 //! and `worker::Response` on every call, which measured here at 60–80 µs of
-//! extra CPU per request. This layer reads only what the handlers need
-//! (method, URL, one header), hands it to plain Rust, and builds the
-//! response directly. The `worker` crate is still linked for its KV binding.
+//! extra CPU per request. This layer reads only the headers the handlers
+//! need (each read crosses into JavaScript), hands them to plain Rust, and
+//! builds the response directly. The `worker` crate is still linked for its
+//! KV and rate-limiter bindings.
 
 mod kv;
+mod platform;
 
 use std::sync::OnceLock;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ResponseInit};
 
 use crate::{
-    config::{Config, ConfigError, KV_BINDING},
+    config::{self, Config, ConfigError, KV_BINDING},
+    cors::CorsPolicy,
     handlers::{self, Deps},
-    http::{Request, Response},
+    http::{MAX_BODY_BYTES, Request, Response},
     log,
 };
 
@@ -27,15 +31,28 @@ use crate::{
 /// means a new deployment and new isolates), so the configuration is read
 /// and checked once, not per request.
 static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
+static CORS: OnceLock<CorsPolicy> = OnceLock::new();
+
+fn binding(env: &worker::Env, name: &str) -> Option<String> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().and_then(|v| v.as_string())
+}
 
 fn config(env: &worker::Env) -> Result<&'static Config, &'static ConfigError> {
     CONFIG
         .get_or_init(|| {
-            Config::from_lookup(|name| {
-                js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().and_then(|v| v.as_string())
-            })
+            let config = Config::from_lookup(|name| binding(env, name));
+            if let Err(e) = &config {
+                let line = serde_json::json!({"level": "error", "event": "config", "detail": e.to_string()});
+                console_log(&line.to_string());
+            }
+            config
         })
         .as_ref()
+}
+
+fn cors(env: &worker::Env) -> &'static CorsPolicy {
+    // A bad list is reported through `config`; here it allows nothing.
+    CORS.get_or_init(|| config::cors_policy(&|name| binding(env, name)).unwrap_or_default())
 }
 
 /// Serves one request.
@@ -50,39 +67,101 @@ pub async fn fetch(
     env: worker::Env,
     _ctx: JsValue,
 ) -> Result<web_sys::Response, JsValue> {
+    let started_ms = js_sys::Date::now();
     let method = req.method();
     let url = req.url();
-    let authorization = req.headers().get("authorization").ok().flatten();
-    let request = Request::from_url(&method, &url, authorization.as_deref());
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+
+    let authorization = header("authorization");
+    let origin = header("origin");
+    let mut request = Request::from_url(&method, &url, authorization.as_deref());
+    request.origin = origin.as_deref();
+
+    let preflight_method =
+        if request.is_options() { header("access-control-request-method") } else { None };
+    request.preflight_method = preflight_method.as_deref();
 
     let config = config(&env);
-    if let Err(e) = config {
-        console_log(&format!(
-            r#"{{"level":"error","event":"config","detail":{:?}}}"#,
-            e.to_string()
-        ));
-    }
+    let (client_ip, turnstile, body) = if request.wants_body() {
+        let turnstile_on = config.is_ok_and(|c| c.turnstile_secret().is_some());
+        let body = if turnstile_on { read_body(&req, &headers).await } else { None };
+        (header("cf-connecting-ip"), header("cf-turnstile-response"), body)
+    } else {
+        (None, None, None)
+    };
+    request.client_ip = client_ip.as_deref();
+    request.turnstile = turnstile.as_deref();
+    request.body = body.as_deref();
+
     let kv = env.kv(KV_BINDING).ok().map(kv::WorkerKv);
+    let platform = platform::WorkerPlatform::new(&env);
     // Date.now() is a whole number of milliseconds well inside i64.
     #[allow(clippy::cast_possible_truncation)]
-    let now_ms = js_sys::Date::now() as i64;
+    let now_ms = started_ms as i64;
 
-    let deps = Deps { config, kv: kv.as_ref(), now_ms };
+    let deps = Deps { config, cors: cors(&env), kv: kv.as_ref(), platform: &platform, now_ms };
     let outcome = handlers::handle(&request, &deps).await;
-    console_log(&log::request_line(&request, &outcome));
-    into_js(&outcome.response)
+
+    // CF-Ray names the request in Cloudflare's own logs too; elsewhere
+    // (local development) a random id stands in.
+    let request_id = header("cf-ray").unwrap_or_else(random_id);
+    #[allow(clippy::cast_possible_truncation)]
+    let duration_ms = (js_sys::Date::now() - started_ms) as i64;
+    console_log(&log::request_line(&request, &outcome, &request_id, duration_ms));
+    into_js(&outcome.response, &request_id)
 }
 
-fn into_js(response: &Response) -> Result<web_sys::Response, JsValue> {
+/// Reads a body of at most [`MAX_BODY_BYTES`]. A declared `Content-Length`
+/// over the cap is refused unread; otherwise the stream is read chunk by
+/// chunk and abandoned as soon as it passes the cap, so an oversized body is
+/// never buffered whole.
+async fn read_body(req: &web_sys::Request, headers: &Headers) -> Option<String> {
+    let declared = headers.get("content-length").ok().flatten();
+    if declared.and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l > MAX_BODY_BYTES) {
+        return None;
+    }
+    let reader: web_sys::ReadableStreamDefaultReader = req.body()?.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.ok()?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done")).ok()?;
+        if done.as_bool().unwrap_or(true) {
+            break;
+        }
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok()?;
+        let value: js_sys::Uint8Array = value.dyn_into().ok()?;
+        if bytes.len() + value.length() as usize > MAX_BODY_BYTES {
+            let _ = reader.cancel();
+            return None;
+        }
+        bytes.extend(value.to_vec());
+    }
+    String::from_utf8(bytes).ok()
+}
+
+fn random_id() -> String {
+    let mut bytes = [0_u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return "unknown".to_owned();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn into_js(response: &Response, request_id: &str) -> Result<web_sys::Response, JsValue> {
     let headers = Headers::new()?;
-    headers.set("content-type", "application/json")?;
+    if !response.body.is_empty() {
+        headers.set("content-type", "application/json")?;
+    }
     for (name, value) in &response.headers {
         headers.set(name, value)?;
     }
+    headers.set("x-request-id", request_id)?;
     let init = ResponseInit::new();
     init.set_status(response.status);
     init.set_headers(&headers);
-    web_sys::Response::new_with_opt_str_and_init(Some(&response.body), &init)
+    let body = (!response.body.is_empty()).then_some(response.body.as_str());
+    web_sys::Response::new_with_opt_str_and_init(body, &init)
 }
 
 fn console_log(line: &str) {

@@ -16,7 +16,12 @@ use crate::{
     http::Response,
     kv::KvError,
     token::{MintError, TokenError},
+    turnstile::TurnstileError,
 };
+
+/// Seconds a rate-limited client is told to wait: the limiters' period
+/// (`simple.period` in `wrangler.toml`, 60 s).
+pub const RATE_LIMIT_RETRY_SECONDS: u32 = 60;
 
 /// Why a request was not served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +42,10 @@ pub enum ApiError {
     Action(ActionError),
     /// The visitor holds [`crate::store::MAX_ACTIONS_PER_VISITOR`] actions.
     TooManyActions,
+    /// A rate limiter said no.
+    RateLimited,
+    /// The Turnstile check refused the mint or could not be made.
+    Turnstile(TurnstileError),
     /// The worker is misconfigured and fails closed.
     Config(ConfigError),
     /// Workers KV failed.
@@ -58,6 +67,10 @@ impl ApiError {
             Self::Token(_) => "invalid_token",
             Self::Action(_) => "invalid_action",
             Self::TooManyActions => "too_many_actions",
+            Self::RateLimited => "rate_limited",
+            Self::Turnstile(TurnstileError::Missing) => "turnstile_missing",
+            Self::Turnstile(TurnstileError::Rejected(_)) => "turnstile_rejected",
+            Self::Turnstile(_) => "turnstile_unavailable",
             Self::Config(_) => "misconfigured",
             Self::Storage(_) => "storage_unavailable",
             Self::Random(_) => "random_unavailable",
@@ -76,6 +89,7 @@ impl ApiError {
             Self::Config(e) => Some(e.to_string()),
             Self::Token(e) => Some(e.to_string()),
             Self::Bearer(e) => Some(e.to_string()),
+            Self::Turnstile(e) => e.log_detail(),
             _ => None,
         }
     }
@@ -108,6 +122,15 @@ impl ApiError {
                     crate::store::MAX_ACTIONS_PER_VISITOR
                 ),
             ),
+            Self::RateLimited => detail(
+                429,
+                &format!("too many requests; retry in {RATE_LIMIT_RETRY_SECONDS} seconds"),
+            )
+            .with_header("retry-after", RATE_LIMIT_RETRY_SECONDS.to_string()),
+            Self::Turnstile(e @ TurnstileError::Unavailable(_)) => {
+                detail(503, &e.to_string()).with_header("retry-after", "5".into())
+            }
+            Self::Turnstile(e) => detail(403, &e.to_string()),
             Self::Config(e) => detail(500, &e.to_string()),
             Self::Storage(_) => detail(503, "storage is temporarily unavailable; try again")
                 .with_header("retry-after", "1".into()),
@@ -133,7 +156,11 @@ impl std::error::Error for ApiError {
             Self::Storage(e) => Some(e),
             Self::Random(e) => Some(e),
             Self::Mint(e) => Some(e),
-            Self::NotFound | Self::MethodNotAllowed { .. } | Self::TooManyActions => None,
+            Self::Turnstile(e) => Some(e),
+            Self::NotFound
+            | Self::MethodNotAllowed { .. }
+            | Self::TooManyActions
+            | Self::RateLimited => None,
         }
     }
 }

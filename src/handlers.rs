@@ -21,20 +21,28 @@ use crate::{
     anon_id::{AnonId, RandomUnavailable},
     bearer,
     config::{Config, ConfigError},
+    cors::CorsPolicy,
     error::ApiError,
     http::{Request, Response},
     kv::Kv,
+    platform::{Limiter, Platform, RateDecision},
     routes::{Route, route},
     store::{self, Store},
     token::{self, VerifiedToken},
+    turnstile::{self, TurnstileError},
 };
 
 /// What the platform provides to a request.
-pub struct Deps<'a, K> {
+pub struct Deps<'a, K, P> {
     /// The configuration, or why it was refused.
     pub config: Result<&'a Config, &'a ConfigError>,
+    /// Which origins may call from a browser; read on its own so that even
+    /// a misconfiguration's 500 reaches the SPA.
+    pub cors: &'a CorsPolicy,
     /// The KV namespace, if bound.
     pub kv: Option<&'a K>,
+    /// Rate limiters and outbound calls.
+    pub platform: &'a P,
     /// The current time, in Unix milliseconds.
     pub now_ms: i64,
 }
@@ -44,61 +52,132 @@ pub struct Deps<'a, K> {
 pub struct Outcome {
     /// The response for the client.
     pub response: Response,
+    /// The route reached, if any.
+    pub route: Option<Route>,
+    /// The visitor, once their token was verified.
+    pub anon_id: Option<AnonId>,
     /// The error the response stands for, if any.
     pub error: Option<ApiError>,
     /// A problem that did not fail the request.
     pub warning: Option<String>,
 }
 
-/// Serves one request. Never fails: errors become responses here, through
-/// [`ApiError::to_response`].
-pub async fn handle<K: Kv>(req: &Request<'_>, deps: &Deps<'_, K>) -> Outcome {
-    let mut warning = None;
-    match serve(req, deps, &mut warning).await {
-        Ok(response) => Outcome { response, error: None, warning },
-        Err(error) => Outcome { response: error.to_response(), error: Some(error), warning },
-    }
+/// What a request learned on its way, for the log.
+#[derive(Default)]
+struct Trace {
+    route: Option<Route>,
+    anon_id: Option<AnonId>,
+    warning: Option<String>,
 }
 
-async fn serve<K: Kv>(
+/// Headers on every response of a JSON API: no MIME sniffing, and a policy
+/// that lets a response, if ever rendered as a document, load and frame
+/// nothing.
+const SECURITY_HEADERS: [(&str, &str); 2] = [
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+];
+
+/// Serves one request. Never fails: errors become responses here, through
+/// [`ApiError::to_response`], and every response gets its CORS and security
+/// headers here.
+pub async fn handle<K: Kv, P: Platform>(req: &Request<'_>, deps: &Deps<'_, K, P>) -> Outcome {
+    let mut trace = Trace::default();
+    let preflight = match (req.is_options(), req.origin, req.preflight_method) {
+        (true, Some(origin), Some(_)) => Some(origin),
+        _ => None,
+    };
+    let (mut response, error) = if let Some(origin) = preflight {
+        (deps.cors.preflight(origin), None)
+    } else {
+        let (mut response, error) = match serve(req, deps, &mut trace).await {
+            Ok(response) => (response, None),
+            Err(error) => (error.to_response(), Some(error)),
+        };
+        deps.cors.decorate(req.origin, &mut response);
+        (response, error)
+    };
+
+    response.headers.extend(SECURITY_HEADERS.iter().map(|(n, v)| (*n, (*v).to_owned())));
+    Outcome { response, route: trace.route, anon_id: trace.anon_id, error, warning: trace.warning }
+}
+
+async fn serve<K: Kv, P: Platform>(
     req: &Request<'_>,
-    deps: &Deps<'_, K>,
-    warning: &mut Option<String>,
+    deps: &Deps<'_, K, P>,
+    trace: &mut Trace,
 ) -> Result<Response, ApiError> {
-    match route(req.method, req.path)? {
+    let route = route(req.method, req.path)?;
+    trace.route = Some(route);
+    match route {
         Route::Welcome => Ok(welcome()),
         Route::OpenApi => Ok(Response::json_text(200, OPENAPI)),
-        Route::Login => login(config(deps)?, deps.now_ms),
-        Route::WhoAmI => {
-            let verified = authenticate(req, config(deps)?, deps.now_ms)?;
-            Ok(Response::json(
-                200,
-                &WhoAmI { anon_id: verified.anon_id, expires_at: verified.expires_at },
-            ))
-        }
-        Route::MyItems => {
+        Route::Login => {
             let config = config(deps)?;
-            let verified = authenticate(req, config, deps.now_ms)?;
-            let store = Store::new(kv(deps)?, config.data_ttl_seconds);
-            my_items(&store, verified.anon_id).await
+            limit(deps, Limiter::Mint, req.client_ip.unwrap_or("unknown")).await?;
+            if let Some(secret) = config.turnstile_secret() {
+                check_turnstile(req, deps.platform, secret).await?;
+            }
+            login(config, deps.now_ms)
         }
         #[cfg(feature = "test-hooks")]
         Route::Panic => panic!("test hook: deliberate panic"),
-        Route::AddAction => {
+        Route::WhoAmI | Route::MyItems | Route::AddAction => {
             let config = config(deps)?;
             let verified = authenticate(req, config, deps.now_ms)?;
-            let action = action::from_query(req.query).map_err(ApiError::Action)?;
-            let store = Store::new(kv(deps)?, config.data_ttl_seconds);
-            add_action(&store, verified.anon_id, action, deps.now_ms, warning).await
+            trace.anon_id = Some(verified.anon_id);
+            limit(deps, Limiter::Session, &verified.anon_id.to_string()).await?;
+            match route {
+                Route::WhoAmI => Ok(Response::json(
+                    200,
+                    &WhoAmI { anon_id: verified.anon_id, expires_at: verified.expires_at },
+                )),
+                Route::MyItems => {
+                    let store = Store::new(kv(deps)?, config.data_ttl_seconds);
+                    my_items(&store, verified.anon_id).await
+                }
+                _ => {
+                    let action = action::from_query(req.query).map_err(ApiError::Action)?;
+                    let store = Store::new(kv(deps)?, config.data_ttl_seconds);
+                    add_action(&store, verified.anon_id, action, deps.now_ms, &mut trace.warning)
+                        .await
+                }
+            }
         }
     }
 }
 
-fn config<'a, K>(deps: &Deps<'a, K>) -> Result<&'a Config, ApiError> {
+async fn limit<K, P: Platform>(
+    deps: &Deps<'_, K, P>,
+    limiter: Limiter,
+    key: &str,
+) -> Result<(), ApiError> {
+    match deps.platform.rate_limit(limiter, key).await {
+        RateDecision::Limited => Err(ApiError::RateLimited),
+        RateDecision::Allowed | RateDecision::Unbound => Ok(()),
+    }
+}
+
+async fn check_turnstile<P: Platform>(
+    req: &Request<'_>,
+    platform: &P,
+    secret: &str,
+) -> Result<(), ApiError> {
+    let token = turnstile::token_from(req.turnstile, req.body)
+        .ok_or(ApiError::Turnstile(TurnstileError::Missing))?;
+    let form = turnstile::request_body(secret, &token, req.client_ip);
+    let answer = platform
+        .siteverify(&form)
+        .await
+        .map_err(|e| ApiError::Turnstile(TurnstileError::Unavailable(e)))?;
+    turnstile::judge(&answer).map_err(ApiError::Turnstile)
+}
+
+fn config<'a, K, P>(deps: &Deps<'a, K, P>) -> Result<&'a Config, ApiError> {
     deps.config.map_err(|e| ApiError::Config(e.clone()))
 }
 
-fn kv<'a, K>(deps: &Deps<'a, K>) -> Result<&'a K, ApiError> {
+fn kv<'a, K, P>(deps: &Deps<'a, K, P>) -> Result<&'a K, ApiError> {
     deps.kv.ok_or(ApiError::Config(ConfigError::MissingKvBinding))
 }
 

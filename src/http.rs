@@ -15,6 +15,16 @@ pub struct Request<'a> {
     pub query: &'a str,
     /// The `Authorization` header, if sent.
     pub authorization: Option<&'a str>,
+    /// The `Origin` header, if sent.
+    pub origin: Option<&'a str>,
+    /// `Access-Control-Request-Method`, read only on `OPTIONS`.
+    pub preflight_method: Option<&'a str>,
+    /// `CF-Connecting-IP`, read only where a rate limit is keyed on it.
+    pub client_ip: Option<&'a str>,
+    /// `CF-Turnstile-Response`, read only on `POST /anon/login`.
+    pub turnstile: Option<&'a str>,
+    /// The body, read only where [`Request::wants_body`] says so.
+    pub body: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -25,16 +35,42 @@ impl<'a> Request<'a> {
         let target = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
         let target = target.split_once('#').map_or(target, |(t, _)| t);
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        Self { method, path, query, authorization }
+        Self {
+            method,
+            path,
+            query,
+            authorization,
+            origin: None,
+            preflight_method: None,
+            client_ip: None,
+            turnstile: None,
+            body: None,
+        }
+    }
+
+    /// Whether this is a CORS preflight, whose extra header the glue reads.
+    #[must_use]
+    pub fn is_options(&self) -> bool {
+        self.method == "OPTIONS"
+    }
+
+    /// Whether the handlers may read the body (a Turnstile token for a
+    /// mint); other bodies are never read.
+    #[must_use]
+    pub fn wants_body(&self) -> bool {
+        self.method == "POST" && self.path == "/anon/login"
     }
 }
+
+/// Bodies longer than this are not read (a Turnstile token is about 2 KB).
+pub const MAX_BODY_BYTES: usize = 8192;
 
 /// A response ready to hand to the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The HTTP status code.
     pub status: u16,
-    /// Headers besides `Content-Type`, which is always JSON.
+    /// Headers besides `Content-Type`, which is JSON whenever there is a body.
     pub headers: Vec<(&'static str, String)>,
     /// The JSON body.
     pub body: String,
@@ -50,6 +86,12 @@ impl Response {
         let body = serde_json::to_string(body)
             .unwrap_or_else(|_| r#"{"detail":"response could not be encoded"}"#.to_owned());
         Self { status, headers: vec![("cache-control", "no-store".to_owned())], body }
+    }
+
+    /// A response with no body, such as 204.
+    #[must_use]
+    pub fn empty(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: String::new() }
     }
 
     /// A response whose body is already JSON text.

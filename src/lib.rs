@@ -17,6 +17,9 @@
 //! | [`kv`] | the KV operations we use, as a trait |
 //! | [`store`] | the KV layout and its write rules |
 //! | [`routes`] | method and path to endpoint |
+//! | [`cors`] | which origins may call the API from a browser |
+//! | [`platform`] | rate limits and outbound calls, as a trait |
+//! | [`turnstile`] | the optional Turnstile check on minting |
 //! | [`handlers`] | the endpoints |
 //! | [`error`] | every failure, and the one place it becomes a response |
 //! | [`http`] | request and response as plain data |
@@ -27,14 +30,17 @@ pub mod action;
 pub mod anon_id;
 pub mod bearer;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod platform;
 pub mod routes;
 pub mod store;
 pub mod token;
+pub mod turnstile;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

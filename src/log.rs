@@ -1,12 +1,14 @@
 //! Structured logs: one JSON object per line, written by the edge glue with
 //! `console.log`, so `wrangler tail` and Workers Logs can filter on fields.
 //!
-//! A line names the request by method and path only. It never holds the
-//! query string (visitors' actions), a header, a token or the secret.
+//! A line names the request by its id, method, route and path, with the
+//! status, the time it took, the visitor when their token was verified, and
+//! the reason for any refusal. It never holds the query string (visitors'
+//! actions), a header, a token or the secret.
 
 use serde::Serialize;
 
-use crate::{handlers::Outcome, http::Request};
+use crate::{anon_id::AnonId, handlers::Outcome, http::Request};
 
 /// Paths are attacker-chosen; a long one is cut to keep lines small.
 const MAX_LOGGED_PATH: usize = 128;
@@ -15,9 +17,15 @@ const MAX_LOGGED_PATH: usize = 128;
 struct Line<'a> {
     level: &'static str,
     event: &'static str,
+    request_id: &'a str,
     method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'static str>,
     path: &'a str,
     status: u16,
+    duration_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anon_id: Option<AnonId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,7 +36,12 @@ struct Line<'a> {
 
 /// The log line for a served request.
 #[must_use]
-pub fn request_line(req: &Request<'_>, outcome: &Outcome) -> String {
+pub fn request_line(
+    req: &Request<'_>,
+    outcome: &Outcome,
+    request_id: &str,
+    duration_ms: i64,
+) -> String {
     let status = outcome.response.status;
     let level = match status {
         500.. => "error",
@@ -38,9 +51,13 @@ pub fn request_line(req: &Request<'_>, outcome: &Outcome) -> String {
     let line = Line {
         level,
         event: "request",
+        request_id: truncate(request_id, 64),
         method: truncate(req.method, 16),
+        route: outcome.route.map(crate::routes::Route::name),
         path: truncate(req.path, MAX_LOGGED_PATH),
         status,
+        duration_ms,
+        anon_id: outcome.anon_id,
         error: outcome.error.as_ref().map(crate::error::ApiError::kind),
         detail: outcome.error.as_ref().and_then(crate::error::ApiError::log_detail),
         warning: outcome.warning.as_deref(),
@@ -69,19 +86,24 @@ mod tests {
     fn a_refused_token_is_logged_by_reason_not_by_value() {
         let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
         let auth = format!("Bearer {token}");
-        let req = Request {
-            method: "GET",
-            path: "/anon/whoami",
-            query: "action=secret-plan",
-            authorization: Some(&auth),
-        };
+        let url = "http://h/anon/whoami?action=secret-plan";
+        let req = Request::from_url("GET", url, Some(&auth));
         let error = ApiError::Token(TokenError::BadSignature);
-        let outcome = Outcome { response: error.to_response(), error: Some(error), warning: None };
-        let line = request_line(&req, &outcome);
+        let outcome = Outcome {
+            response: error.to_response(),
+            route: Some(crate::routes::Route::WhoAmI),
+            anon_id: None,
+            error: Some(error),
+            warning: None,
+        };
+        let line = request_line(&req, &outcome, "8f1e2d3c4b5a6978-AMS", 3);
         let parsed: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
         assert_eq!(parsed["error"], "invalid_token");
         assert_eq!(parsed["detail"], "token signature is invalid");
         assert_eq!(parsed["status"], 401);
+        assert_eq!(parsed["route"], "whoami");
+        assert_eq!(parsed["request_id"], "8f1e2d3c4b5a6978-AMS");
+        assert_eq!(parsed["duration_ms"], 3);
         for part in token.split('.') {
             assert!(!line.contains(part));
         }
@@ -91,10 +113,17 @@ mod tests {
     #[test]
     fn long_paths_are_cut_on_a_character_boundary() {
         let path = format!("/{}", "é".repeat(200));
-        let req = Request { method: "GET", path: &path, query: "", authorization: None };
-        let outcome = Outcome { response: Response::json(404, &()), error: None, warning: None };
+        let url = format!("http://h{path}");
+        let req = Request::from_url("GET", &url, None);
+        let outcome = Outcome {
+            response: Response::json(404, &()),
+            route: None,
+            anon_id: None,
+            error: None,
+            warning: None,
+        };
         let parsed: serde_json::Value =
-            serde_json::from_str(&request_line(&req, &outcome)).expect("json");
+            serde_json::from_str(&request_line(&req, &outcome, "id", 0)).expect("json");
         assert!(parsed["path"].as_str().unwrap().len() <= MAX_LOGGED_PATH);
     }
 }

@@ -18,9 +18,11 @@ use crate::{
     anon_id::AnonId,
     bearer,
     config::{Config, SECRET_BINDING},
+    cors::CorsPolicy,
     handlers::{Deps, handle},
     http::Request,
     kv::memory::MemoryKv,
+    platform::fake::FakePlatform,
     token,
 };
 
@@ -203,7 +205,9 @@ proptest! {
         let authorization = if use_valid_token { Some(valid) } else { authorization };
         let url = format!("http://127.0.0.1:8787{path}?{query}");
         let request = Request::from_url(&method, &url, authorization.as_deref());
-        let deps = Deps { config: Ok(&config), kv: Some(&kv), now_ms: NOW * 1000 };
+        let cors = CorsPolicy::parse("https://app.example.com").expect("valid");
+        let platform = FakePlatform::default();
+        let deps = Deps { config: Ok(&config), cors: &cors, kv: Some(&kv), platform: &platform, now_ms: NOW * 1000 };
         let outcome = block_on(handle(&request, &deps));
         prop_assert!(outcome.response.status < 500, "{} for {request:?}", outcome.response.status);
         prop_assert!(serde_json::from_str::<serde_json::Value>(&outcome.response.body).is_ok());

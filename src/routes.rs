@@ -34,6 +34,23 @@ pub const TABLE: &[(&str, &str, Route)] = &[
     ("/items/add_action", "POST", Route::AddAction),
 ];
 
+impl Route {
+    /// A short name for logs.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Welcome => "welcome",
+            Self::OpenApi => "openapi",
+            Self::Login => "login",
+            Self::WhoAmI => "whoami",
+            Self::MyItems => "my_items",
+            Self::AddAction => "add_action",
+            #[cfg(feature = "test-hooks")]
+            Self::Panic => "panic",
+        }
+    }
+}
+
 /// Finds the route for `method` and `path`.
 ///
 /// # Errors

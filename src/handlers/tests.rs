@@ -5,7 +5,8 @@ use pollster::block_on;
 use serde_json::Value;
 
 use super::*;
-use crate::{config::SECRET_BINDING, kv::memory::MemoryKv};
+use crate::routes::Route;
+use crate::{config::SECRET_BINDING, kv::memory::MemoryKv, platform::fake::FakePlatform};
 
 const NOW_MS: i64 = 1_795_220_000_000;
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -18,13 +19,21 @@ fn config() -> Config {
 /// actions it records have distinct, increasing timestamps.
 struct Client {
     config: Config,
+    cors: CorsPolicy,
     kv: MemoryKv,
+    platform: FakePlatform,
     now_ms: std::cell::Cell<i64>,
 }
 
 impl Client {
     fn new(kv: MemoryKv) -> Self {
-        Self { config: config(), kv, now_ms: NOW_MS.into() }
+        Self {
+            config: config(),
+            cors: CorsPolicy::parse("https://app.example.com").expect("valid"),
+            kv,
+            platform: FakePlatform::default(),
+            now_ms: NOW_MS.into(),
+        }
     }
 
     fn call(&self, method: &str, target: &str, auth: Option<&str>) -> (Response, Value) {
@@ -32,7 +41,13 @@ impl Client {
         let req = Request::from_url(method, &url, auth);
         let now_ms = self.now_ms.get();
         self.now_ms.set(now_ms + 1);
-        let deps = Deps { config: Ok(&self.config), kv: Some(&self.kv), now_ms };
+        let deps = Deps {
+            config: Ok(&self.config),
+            cors: &self.cors,
+            kv: Some(&self.kv),
+            platform: &self.platform,
+            now_ms,
+        };
         let outcome = block_on(handle(&req, &deps));
         let body = serde_json::from_str(&outcome.response.body).expect("every body is JSON");
         (outcome.response, body)
@@ -219,7 +234,15 @@ fn without_a_secret_nothing_is_minted_or_accepted() {
     ] {
         let url = format!("http://h{target}");
         let req = Request::from_url(method, &url, header);
-        let deps = Deps { config: Err(&missing), kv: Some(&kv), now_ms: NOW_MS };
+        let cors = CorsPolicy::default();
+        let platform = FakePlatform::default();
+        let deps = Deps {
+            config: Err(&missing),
+            cors: &cors,
+            kv: Some(&kv),
+            platform: &platform,
+            now_ms: NOW_MS,
+        };
         let outcome = block_on(handle(&req, &deps));
         assert_eq!(outcome.response.status, 500, "{target}");
         assert!(outcome.response.body.contains("JWT_SECRET"));
@@ -233,7 +256,13 @@ fn without_a_kv_binding_the_data_routes_say_what_to_bind() {
     let (auth, _) = c.login();
     let url = "http://h/items/my_anonymous_items";
     let req = Request::from_url("GET", url, Some(&auth));
-    let deps: Deps<'_, MemoryKv> = Deps { config: Ok(&c.config), kv: None, now_ms: NOW_MS };
+    let deps: Deps<'_, MemoryKv, FakePlatform> = Deps {
+        config: Ok(&c.config),
+        cors: &c.cors,
+        kv: None,
+        platform: &c.platform,
+        now_ms: NOW_MS,
+    };
     let outcome = block_on(handle(&req, &deps));
     assert_eq!(outcome.response.status, 500);
     assert!(outcome.response.body.contains("ANON_KV"));
@@ -256,4 +285,153 @@ fn a_visitor_at_the_action_cap_gets_409_and_nothing_is_written() {
     assert_eq!(r.status, 409);
     assert_eq!(body["detail"], "this visitor already holds the maximum of 10000 actions");
     assert_eq!(c.kv.ops.borrow().1, 0, "no write");
+}
+
+fn call_with(c: &Client, method: &str, target: &str, edit: impl Fn(&mut Request<'_>)) -> Outcome {
+    let url = format!("http://127.0.0.1:8787{target}");
+    let mut req = Request::from_url(method, &url, None);
+    edit(&mut req);
+    let deps = Deps {
+        config: Ok(&c.config),
+        cors: &c.cors,
+        kv: Some(&c.kv),
+        platform: &c.platform,
+        now_ms: NOW_MS,
+    };
+    block_on(handle(&req, &deps))
+}
+
+#[test]
+fn a_preflight_from_an_allowed_origin_needs_no_token() {
+    let c = Client::new(MemoryKv::default());
+    let outcome = call_with(&c, "OPTIONS", "/items/add_action", |r| {
+        r.origin = Some("https://app.example.com");
+        r.preflight_method = Some("POST");
+    });
+    let r = outcome.response;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.body, "");
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST, DELETE, OPTIONS"));
+    assert!(r.header("access-control-allow-headers").unwrap().contains("authorization"));
+}
+
+#[test]
+fn a_preflight_from_another_origin_is_refused_and_options_alone_is_405() {
+    let c = Client::new(MemoryKv::default());
+    let outcome = call_with(&c, "OPTIONS", "/anon/login", |r| {
+        r.origin = Some("https://evil.example.net");
+        r.preflight_method = Some("POST");
+    });
+    assert_eq!(outcome.response.status, 403);
+    assert_eq!(outcome.response.header("access-control-allow-origin"), None);
+
+    let outcome = call_with(&c, "OPTIONS", "/anon/login", |_| {});
+    assert_eq!(outcome.response.status, 405);
+}
+
+#[test]
+fn errors_to_an_allowed_origin_carry_cors_headers_so_the_spa_can_read_them() {
+    let c = Client::new(MemoryKv::default());
+    let outcome =
+        call_with(&c, "GET", "/anon/whoami", |r| r.origin = Some("https://app.example.com"));
+    let r = outcome.response;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert!(r.header("access-control-expose-headers").unwrap().contains("www-authenticate"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+}
+
+#[test]
+fn minting_is_limited_per_client_ip_with_retry_after() {
+    let mut c = Client::new(MemoryKv::default());
+    c.platform.limit = Some(3);
+    let mint = |ip: &'static str| {
+        call_with(&c, "POST", "/anon/login", move |r| r.client_ip = Some(ip)).response
+    };
+    for _ in 0..3 {
+        assert_eq!(mint("203.0.113.7").status, 200);
+    }
+    let limited = mint("203.0.113.7");
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("60"));
+    assert!(limited.body.contains("too many requests"));
+    assert_eq!(mint("203.0.113.8").status, 200, "another client is unaffected");
+}
+
+#[test]
+fn the_session_routes_are_limited_per_visitor() {
+    let mut c = Client::new(MemoryKv::default());
+    c.platform.limit = Some(2);
+    let (auth, _) = c.login();
+    assert_eq!(c.call("GET", "/anon/whoami", Some(&auth)).0.status, 200);
+    assert_eq!(c.call("GET", "/anon/whoami", Some(&auth)).0.status, 200);
+    assert_eq!(c.call("GET", "/anon/whoami", Some(&auth)).0.status, 429);
+    let (other, _) = c.login();
+    assert_eq!(c.call("GET", "/anon/whoami", Some(&other)).0.status, 200);
+}
+
+fn turnstile_client() -> Client {
+    let mut c = Client::new(MemoryKv::default());
+    c.config = Config::from_lookup(|name| match name {
+        SECRET_BINDING => Some(SECRET.to_owned()),
+        "TURNSTILE_SECRET" => Some("turnstile-secret".to_owned()),
+        _ => None,
+    })
+    .expect("valid");
+    c
+}
+
+#[test]
+fn with_turnstile_a_mint_needs_a_token_that_siteverify_accepts() {
+    let c = turnstile_client();
+    let missing = call_with(&c, "POST", "/anon/login", |_| {});
+    assert_eq!(missing.response.status, 403);
+    assert!(missing.response.body.contains("Turnstile token is required"));
+    assert_eq!(c.platform.siteverify_calls.get(), 0);
+
+    let ok = call_with(&c, "POST", "/anon/login", |r| {
+        r.turnstile = Some("widget-token");
+        r.client_ip = Some("203.0.113.7");
+    });
+    assert_eq!(ok.response.status, 200);
+    assert_eq!(
+        c.platform.last_form.borrow().as_deref(),
+        Some("secret=turnstile%2Dsecret&response=widget%2Dtoken&remoteip=203%2E0%2E113%2E7")
+    );
+
+    let from_body = call_with(&c, "POST", "/anon/login", |r| {
+        r.body = Some(r#"{"cf-turnstile-response":"in-body"}"#);
+    });
+    assert_eq!(from_body.response.status, 200);
+}
+
+#[test]
+fn with_turnstile_a_rejected_token_is_403_and_an_unreachable_siteverify_fails_closed() {
+    let c = turnstile_client();
+    *c.platform.siteverify.borrow_mut() =
+        Ok(r#"{"success":false,"error-codes":["invalid-input-response"]}"#.into());
+    let rejected = call_with(&c, "POST", "/anon/login", |r| r.turnstile = Some("bad"));
+    assert_eq!(rejected.response.status, 403);
+    assert!(rejected.error.unwrap().log_detail().unwrap().contains("invalid-input-response"));
+
+    *c.platform.siteverify.borrow_mut() = Err("timed out after 3000 ms".into());
+    let down = call_with(&c, "POST", "/anon/login", |r| r.turnstile = Some("any"));
+    assert_eq!(down.response.status, 503);
+    assert!(down.response.body.contains("Turnstile check is unavailable"));
+    assert!(!down.response.body.contains("access_token"));
+}
+
+#[test]
+fn the_outcome_names_the_route_and_the_verified_visitor() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    let auth: &'static str = Box::leak(auth.into_boxed_str());
+    let outcome = call_with(&c, "GET", "/anon/whoami", |r| r.authorization = Some(auth));
+    assert_eq!(outcome.route, Some(Route::WhoAmI));
+    assert_eq!(outcome.anon_id.map(|a| a.to_string()), Some(id));
 }

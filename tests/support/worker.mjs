@@ -21,8 +21,8 @@ export function newSecret() {
  * defaults; a binding set to `undefined` is left out. `build` names the
  * build folder (`build-test` holds the test-hooks build).
  */
-export function useWorker(bindings = {}, { kv = true, build = "build" } = {}) {
-  const handle = { mf: undefined, secret: undefined };
+export function useWorker(bindings = {}, { kv = true, build = "build", options = {} } = {}) {
+  const handle = { mf: undefined, secret: undefined, logs: [] };
   before(async () => {
     const merged = { JWT_SECRET: newSecret(), ...bindings };
     for (const [name, value] of Object.entries(merged)) {
@@ -41,6 +41,19 @@ export function useWorker(bindings = {}, { kv = true, build = "build" } = {}) {
       bindings: merged,
       kvNamespaces: kv ? { ANON_KV: "anon-kv-test" } : {},
       cf: { country: "NL" },
+      // Keep the worker's console lines: tests read the structured log.
+      handleRuntimeStdio(stdout, stderr) {
+        for (const stream of [stdout, stderr]) {
+          let pending = "";
+          stream.on("data", (chunk) => {
+            pending += chunk.toString();
+            const lines = pending.split("\n");
+            pending = lines.pop();
+            handle.logs.push(...lines);
+          });
+        }
+      },
+      ...options,
     });
     await handle.mf.ready;
   });
@@ -53,6 +66,10 @@ export function useWorker(bindings = {}, { kv = true, build = "build" } = {}) {
     },
     get mf() {
       return handle.mf;
+    },
+    /** Every line the worker has printed so far. */
+    get logs() {
+      return handle.logs;
     },
     /** The worker's own HTTP address, for clients outside this process. */
     async url() {

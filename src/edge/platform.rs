@@ -1,0 +1,87 @@
+//! [`Platform`] over the Workers rate-limiting bindings and `fetch`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::{
+    platform::{Limiter, Platform, RateDecision},
+    turnstile::{SITEVERIFY_URL, TIMEOUT_MS},
+};
+
+/// Whether "this limiter is off" has been logged, per limiter, so that an
+/// absent binding is reported once per isolate and not per request.
+static MINT_OFF_LOGGED: AtomicBool = AtomicBool::new(false);
+static SESSION_OFF_LOGGED: AtomicBool = AtomicBool::new(false);
+
+pub struct WorkerPlatform<'a> {
+    env: &'a worker::Env,
+}
+
+impl<'a> WorkerPlatform<'a> {
+    pub fn new(env: &'a worker::Env) -> Self {
+        Self { env }
+    }
+}
+
+fn log_once(flag: &AtomicBool, line: &serde_json::Value) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        web_sys::console::log_1(&JsValue::from_str(&line.to_string()));
+    }
+}
+
+impl Platform for WorkerPlatform<'_> {
+    async fn rate_limit(&self, limiter: Limiter, key: &str) -> RateDecision {
+        let flag = match limiter {
+            Limiter::Mint => &MINT_OFF_LOGGED,
+            Limiter::Session => &SESSION_OFF_LOGGED,
+        };
+        let Ok(binding) = self.env.rate_limiter(limiter.binding()) else {
+            let line = serde_json::json!({
+                "level": "warn", "event": "rate_limit_off", "binding": limiter.binding(),
+            });
+            log_once(flag, &line);
+            return RateDecision::Unbound;
+        };
+        // A limiter that fails is treated as allowing: the limit protects
+        // capacity, and refusing every visitor would be the worse outage.
+        match binding.limit(key.to_owned()).await {
+            Ok(outcome) if !outcome.success => RateDecision::Limited,
+            Ok(_) => RateDecision::Allowed,
+            Err(e) => {
+                let line = serde_json::json!({
+                    "level": "warn", "event": "rate_limit_failed",
+                    "binding": limiter.binding(), "detail": e.to_string(),
+                });
+                web_sys::console::log_1(&JsValue::from_str(&line.to_string()));
+                RateDecision::Allowed
+            }
+        }
+    }
+
+    async fn siteverify(&self, form: &str) -> Result<String, String> {
+        let describe = |e: JsValue| {
+            e.dyn_ref::<js_sys::Error>()
+                .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()))
+        };
+        let headers = web_sys::Headers::new().map_err(describe)?;
+        headers.set("content-type", "application/x-www-form-urlencoded").map_err(describe)?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(form));
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS)));
+
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let response = JsFuture::from(global.fetch_with_str_and_init(SITEVERIFY_URL, &init))
+            .await
+            .map_err(describe)?;
+        let response: web_sys::Response = response.dyn_into().map_err(describe)?;
+        if !response.ok() {
+            return Err(format!("siteverify answered {}", response.status()));
+        }
+        let text = JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
+        text.as_string().ok_or_else(|| "siteverify body is not text".to_owned())
+    }
+}
