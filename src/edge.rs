@@ -20,7 +20,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ResponseInit};
 
 use crate::{
-    config::{self, Config, ConfigError, KV_BINDING},
+    config::{self, Config, ConfigError},
     cors::CorsPolicy,
     handlers::{self, Deps},
     http::{MAX_BODY_BYTES, Request, Response},
@@ -94,7 +94,7 @@ pub async fn fetch(
     request.turnstile = turnstile.as_deref();
     request.body = body.as_deref();
 
-    let kv = env.kv(KV_BINDING).ok().map(kv::WorkerKv);
+    let kv = kv::WorkerKv::new(&env);
     let platform = platform::WorkerPlatform::new(&env);
     // Date.now() is a whole number of milliseconds well inside i64.
     #[allow(clippy::cast_possible_truncation)]
