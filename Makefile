@@ -77,6 +77,25 @@ $(PY_STAMP): tests/requirements.txt
 	@node -e 'process.stdout.write("JWT_SECRET=" + require("crypto").randomBytes(32).toString("base64url") + "\n")' > $@
 	@echo "made .dev.vars with a random JWT_SECRET for local development"
 
+# SIGNING=eddsa serves the EdDSA mode: the development Ed25519 key below,
+# listed as kid $(DEV_KID), signs, and JWT_SECRET only verifies old tokens.
+# The default, hs256, is the seed's mode: JWT_SECRET signs, without kid.
+SIGNING ?= hs256
+DEV_KID := dev
+ifeq ($(SIGNING),eddsa)
+DEV_SIGNING_VARS := --var JWT_ALGORITHM:EdDSA --var JWT_KIDS:$(DEV_KID)
+else ifneq ($(SIGNING),hs256)
+$(error SIGNING must be hs256 or eddsa, not "$(SIGNING)")
+endif
+
+# A random development Ed25519 key (its 32-byte seed, base64url), added to
+# .dev.vars once, also to one made before EdDSA existed.
+.PHONY: dev-keys
+dev-keys: .dev.vars
+	@grep -q '^JWT_KEY_$(DEV_KID)=' .dev.vars || { \
+		node -e 'const { generateKeyPairSync } = require("crypto"); const { d } = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }); process.stdout.write("JWT_KEY_$(DEV_KID)=" + d + "\n")' >> .dev.vars; \
+		echo "added a random Ed25519 key, JWT_KEY_$(DEV_KID), to .dev.vars for local development"; }
+
 ## Build -------------------------------------------------------------------
 
 build: $(BUILD_OUT)
@@ -100,10 +119,10 @@ $(TEST_BUILD_OUT): $(SOURCES) | setup
 
 ## Serve -------------------------------------------------------------------
 
-dev: setup .dev.vars $(BUILD_OUT)
-	@echo "serving on http://127.0.0.1:$(PORT) with local KV in .wrangler/state"
+dev: setup dev-keys $(BUILD_OUT)
+	@echo "serving on http://127.0.0.1:$(PORT) with local KV in .wrangler/state ($(SIGNING) signing)"
 	WRANGLER_SEND_METRICS=false npx wrangler dev --ip 127.0.0.1 --port $(PORT) \
-		--show-interactive-dev-session=false --var "ALLOWED_ORIGINS:$(DEV_ORIGINS)"
+		--show-interactive-dev-session=false --var "ALLOWED_ORIGINS:$(DEV_ORIGINS)" $(DEV_SIGNING_VARS)
 
 ## Test --------------------------------------------------------------------
 

@@ -1,17 +1,51 @@
 //! Configuration, read once from the worker's bindings and checked against
 //! the platform's limits before any request is served.
 //!
-//! The worker fails closed: when the signing secret is missing or too short,
+//! The worker fails closed: when a signing key is missing or unusable,
 //! every route that would mint or accept a token answers 500 with the
 //! [`ConfigError`] message, which names the binding to set. No request ever
-//! sees the secret's value, and neither does the log.
+//! sees a key's value, and neither does the log.
+//!
+//! Keys (see [`crate::keys`]) come from secrets only. `JWT_KIDS`, a
+//! `[vars]` entry, lists key ids, the signing key first; each key is the
+//! secret `JWT_KEY_<kid>`, of the algorithm `JWT_ALGORITHM` names. The
+//! seed's `JWT_SECRET` is an HS256 key without `kid`: it signs when
+//! `JWT_KIDS` is empty, and otherwise only verifies tokens without `kid`.
 
 use std::fmt;
 
-use crate::cors::{BadOrigin, CorsPolicy};
+use base64ct::{Base64UrlUnpadded, Encoding};
 
-/// The name of the binding that holds the HS256 signing secret.
+use crate::{
+    cors::{BadOrigin, CorsPolicy},
+    keys::{Algorithm, Key, KeySet},
+    token::Policy,
+};
+
+/// The name of the binding that holds the seed's HS256 signing secret.
 pub const SECRET_BINDING: &str = "JWT_SECRET";
+
+/// The `[vars]` entry naming the algorithm of the `JWT_KEY_<kid>` keys:
+/// `HS256` (the default) or `EdDSA`.
+pub const ALGORITHM_BINDING: &str = "JWT_ALGORITHM";
+
+/// The `[vars]` entry listing key ids, separated by commas or spaces; the
+/// first signs and all verify. Empty by default: `JWT_SECRET` signs.
+pub const KIDS_BINDING: &str = "JWT_KIDS";
+
+/// Each listed key is the secret named this prefix and its `kid`.
+pub const KEY_BINDING_PREFIX: &str = "JWT_KEY_";
+
+/// The `[vars]` entry setting `iss`; unset by default (not checked).
+pub const ISSUER_BINDING: &str = "JWT_ISSUER";
+
+/// The `[vars]` entry setting `aud`; unset by default (tokens with `aud`
+/// are then refused).
+pub const AUDIENCE_BINDING: &str = "JWT_AUDIENCE";
+
+/// Longest `kid`; ids are letters, digits and `_`, so that each names a
+/// secret binding.
+pub const MAX_KID_CHARS: usize = 32;
 
 /// The optional Turnstile secret; when set, minting needs a Turnstile token.
 pub const TURNSTILE_BINDING: &str = "TURNSTILE_SECRET";
@@ -40,10 +74,10 @@ pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
 /// The worker's settings.
 ///
-/// `Debug` is written by hand so that the secret never reaches a log line.
+/// `Debug` is written by hand so that no secret ever reaches a log line.
 #[derive(Clone)]
 pub struct Config {
-    secret: Vec<u8>,
+    policy: Policy,
     /// `TOKEN_TTL_SECONDS`: lifetime of a minted token; defaults to 7 days.
     pub token_ttl_seconds: u64,
     /// `DATA_TTL_SECONDS`: expiration of every KV key after its last write;
@@ -55,7 +89,7 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("secret", &format_args!("<{} bytes>", self.secret.len()))
+            .field("policy", &self.policy)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("data_ttl_seconds", &self.data_ttl_seconds)
             .field("turnstile", &self.turnstile_secret.is_some())
@@ -73,6 +107,32 @@ pub enum ConfigError {
     ShortSecret {
         /// Its length in bytes (never its value).
         len: usize,
+    },
+    /// `JWT_ALGORITHM` is neither `HS256` nor `EdDSA`.
+    BadAlgorithm,
+    /// `JWT_ALGORITHM` is `EdDSA` and `JWT_KIDS` lists no key.
+    MissingKeyIds,
+    /// A `JWT_KIDS` entry is not a usable key id, or is listed twice.
+    BadKeyId {
+        /// The entry (an id, not key material).
+        kid: String,
+    },
+    /// A listed key's secret `JWT_KEY_<kid>` is absent or empty.
+    MissingKey {
+        /// Its key id.
+        kid: String,
+    },
+    /// A listed HS256 key is shorter than [`MIN_SECRET_BYTES`].
+    ShortKey {
+        /// Its key id.
+        kid: String,
+        /// Its length in bytes (never its value).
+        len: usize,
+    },
+    /// A listed Ed25519 key is not 32 bytes of base64url.
+    BadEd25519Key {
+        /// Its key id.
+        kid: String,
     },
     /// The KV namespace binding is absent.
     MissingKvBinding,
@@ -108,6 +168,36 @@ impl fmt::Display for ConfigError {
                 "server misconfigured: {SECRET_BINDING} is {len} bytes long; it must be at \
                  least {MIN_SECRET_BYTES}"
             ),
+            Self::BadAlgorithm => write!(
+                f,
+                "server misconfigured: {ALGORITHM_BINDING} must be HS256 or EdDSA (or unset, \
+                 for HS256)"
+            ),
+            Self::MissingKeyIds => write!(
+                f,
+                "server misconfigured: {ALGORITHM_BINDING} is EdDSA; list key ids in \
+                 {KIDS_BINDING} and set each key with `wrangler secret put {KEY_BINDING_PREFIX}<kid>`"
+            ),
+            Self::BadKeyId { kid } => write!(
+                f,
+                "server misconfigured: {KIDS_BINDING} entry \"{kid}\" must be 1 to \
+                 {MAX_KID_CHARS} letters, digits or _, and listed once"
+            ),
+            Self::MissingKey { kid } => write!(
+                f,
+                "server misconfigured: {KIDS_BINDING} lists {kid}; set its key with \
+                 `wrangler secret put {KEY_BINDING_PREFIX}{kid}`, or in .dev.vars locally"
+            ),
+            Self::ShortKey { kid, len } => write!(
+                f,
+                "server misconfigured: {KEY_BINDING_PREFIX}{kid} is {len} bytes long; an HS256 \
+                 key must be at least {MIN_SECRET_BYTES}"
+            ),
+            Self::BadEd25519Key { kid } => write!(
+                f,
+                "server misconfigured: {KEY_BINDING_PREFIX}{kid} must be an Ed25519 private key: \
+                 its 32-byte seed in base64url (a JWK's \"d\")"
+            ),
             Self::MissingKvBinding => write!(
                 f,
                 "server misconfigured: bind a Workers KV namespace as {KV_BINDING} in wrangler.toml"
@@ -133,13 +223,11 @@ impl Config {
     ///
     /// Any [`ConfigError`]: the worker then refuses to mint or verify.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let secret = lookup(SECRET_BINDING).unwrap_or_default().into_bytes();
-        if secret.is_empty() {
-            return Err(ConfigError::MissingSecret);
-        }
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError::ShortSecret { len: secret.len() });
-        }
+        let policy = Policy {
+            keys: key_set(&lookup)?,
+            issuer: non_empty(&lookup, ISSUER_BINDING),
+            audience: non_empty(&lookup, AUDIENCE_BINDING),
+        };
 
         let token_ttl_seconds =
             seconds(&lookup, "TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS, 1)?;
@@ -151,7 +239,7 @@ impl Config {
         cors_policy(&lookup).map_err(ConfigError::BadOrigins)?;
         let turnstile_secret = lookup(TURNSTILE_BINDING).filter(|s| !s.trim().is_empty());
 
-        Ok(Self { secret, token_ttl_seconds, data_ttl_seconds, turnstile_secret })
+        Ok(Self { policy, token_ttl_seconds, data_ttl_seconds, turnstile_secret })
     }
 
     /// The Turnstile secret, when minting requires a Turnstile token.
@@ -160,11 +248,77 @@ impl Config {
         self.turnstile_secret.as_deref()
     }
 
-    /// The HS256 key bytes.
+    /// The signing and verifying keys, and the `iss` and `aud` to mint and
+    /// require.
     #[must_use]
-    pub fn secret(&self) -> &[u8] {
-        &self.secret
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
+}
+
+/// The keys: those `JWT_KIDS` lists, in order, then `JWT_SECRET` without a
+/// `kid`. The first signs.
+fn key_set(lookup: &impl Fn(&str) -> Option<String>) -> Result<KeySet, ConfigError> {
+    let algorithm = match non_empty(lookup, ALGORITHM_BINDING) {
+        None => Algorithm::Hs256,
+        Some(name) => Algorithm::from_name(&name).ok_or(ConfigError::BadAlgorithm)?,
+    };
+
+    let kids = lookup(KIDS_BINDING).unwrap_or_default();
+    let mut keys = Vec::new();
+    for kid in kids.split([',', ' ']).filter(|kid| !kid.is_empty()) {
+        let usable = kid.len() <= MAX_KID_CHARS
+            && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !keys.iter().any(|key: &Key| key.kid() == Some(kid));
+        if !usable {
+            return Err(ConfigError::BadKeyId { kid: kid.to_owned() });
+        }
+        keys.push(named_key(lookup, algorithm, kid)?);
+    }
+
+    // The seed's secret may verify in EdDSA mode, but never sign in it.
+    if algorithm == Algorithm::EdDsa && keys.is_empty() {
+        return Err(ConfigError::MissingKeyIds);
+    }
+
+    let legacy = lookup(SECRET_BINDING).unwrap_or_default().into_bytes();
+    if !legacy.is_empty() && legacy.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::ShortSecret { len: legacy.len() });
+    }
+    let legacy = (!legacy.is_empty()).then(|| Key::hs256(None, &legacy));
+
+    let mut keys = keys.into_iter().chain(legacy);
+    let signing = keys.next().ok_or(ConfigError::MissingSecret)?;
+    Ok(KeySet::new(signing, keys))
+}
+
+fn named_key(
+    lookup: &impl Fn(&str) -> Option<String>,
+    algorithm: Algorithm,
+    kid: &str,
+) -> Result<Key, ConfigError> {
+    let text = lookup(&format!("{KEY_BINDING_PREFIX}{kid}")).unwrap_or_default();
+    if text.is_empty() {
+        return Err(ConfigError::MissingKey { kid: kid.to_owned() });
+    }
+    match algorithm {
+        Algorithm::Hs256 if text.len() < MIN_SECRET_BYTES => {
+            Err(ConfigError::ShortKey { kid: kid.to_owned(), len: text.len() })
+        }
+        Algorithm::Hs256 => Ok(Key::hs256(Some(kid.to_owned()), text.as_bytes())),
+        Algorithm::EdDsa => {
+            // Decoding errors are not kept: they could quote the key.
+            let seed = Base64UrlUnpadded::decode_vec(text.trim())
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or_else(|| ConfigError::BadEd25519Key { kid: kid.to_owned() })?;
+            Ok(Key::ed25519(kid.to_owned(), seed))
+        }
+    }
+}
+
+fn non_empty(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
 }
 
 /// The CORS policy from `ALLOWED_ORIGINS` (empty when unset). Read on its
@@ -211,7 +365,9 @@ mod tests {
         let config = with(&[(SECRET_BINDING, SECRET)]).expect("valid");
         assert_eq!(config.token_ttl_seconds, 604_800);
         assert_eq!(config.data_ttl_seconds, 2_592_000);
-        assert_eq!(config.secret(), SECRET.as_bytes());
+        let keys = &config.policy().keys;
+        assert_eq!(keys.signing().kid(), None);
+        assert_eq!(keys.signing().algorithm(), Algorithm::Hs256);
     }
 
     #[test]
@@ -258,6 +414,80 @@ mod tests {
         let guarded = with(&[(SECRET_BINDING, SECRET), (TURNSTILE_BINDING, "0x4AAA")]).expect("ok");
         assert_eq!(guarded.turnstile_secret(), Some("0x4AAA"));
         assert!(!format!("{guarded:?}").contains("0x4AAA"));
+    }
+
+    /// A development Ed25519 seed (base64url of 32 bytes of 7).
+    const SEED: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+
+    #[test]
+    fn eddsa_keys_are_listed_by_kid_the_first_signing() {
+        let config = with(&[
+            (ALGORITHM_BINDING, "EdDSA"),
+            (KIDS_BINDING, "k2, k1"),
+            ("JWT_KEY_k1", SEED),
+            ("JWT_KEY_k2", SEED),
+            (ISSUER_BINDING, " https://anon.example.com "),
+            (AUDIENCE_BINDING, ""),
+        ])
+        .expect("valid");
+        let policy = config.policy();
+        assert_eq!(policy.keys.signing().kid(), Some("k2"));
+        assert_eq!(policy.keys.signing().algorithm(), Algorithm::EdDsa);
+        assert!(policy.keys.find(Some("k1")).is_some());
+        assert!(policy.keys.find(None).is_none(), "no JWT_SECRET, so no key without kid");
+        assert_eq!(policy.issuer.as_deref(), Some("https://anon.example.com"));
+        assert_eq!(policy.audience, None, "empty means unset");
+        assert!(!format!("{config:?}").contains(SEED));
+    }
+
+    #[test]
+    fn with_kids_the_seed_secret_only_verifies_tokens_without_kid() {
+        let config =
+            with(&[(SECRET_BINDING, SECRET), (KIDS_BINDING, "hs1"), ("JWT_KEY_hs1", SECRET)])
+                .expect("valid");
+        let keys = &config.policy().keys;
+        assert_eq!(keys.signing().kid(), Some("hs1"));
+        assert_eq!(keys.signing().algorithm(), Algorithm::Hs256);
+        assert_eq!(keys.find(None).map(Key::algorithm), Some(Algorithm::Hs256));
+    }
+
+    #[test]
+    fn an_unknown_algorithm_or_eddsa_without_keys_is_refused() {
+        for alg in ["hs256", "ES256", "none", "RS256"] {
+            let err = with(&[(SECRET_BINDING, SECRET), (ALGORITHM_BINDING, alg)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadAlgorithm, "{alg}");
+        }
+        let err = with(&[(SECRET_BINDING, SECRET), (ALGORITHM_BINDING, "EdDSA")]).unwrap_err();
+        assert_eq!(err, ConfigError::MissingKeyIds);
+        assert!(err.to_string().contains("JWT_KIDS"));
+        assert!(err.to_string().contains("wrangler secret put JWT_KEY_<kid>"));
+    }
+
+    #[test]
+    fn kids_must_name_secrets_and_be_listed_once() {
+        for kids in ["a-b", "a.b", "ä", "a a", &"k".repeat(33)] {
+            let pairs = [(SECRET_BINDING, SECRET), (KIDS_BINDING, kids), ("JWT_KEY_a", SECRET)];
+            let err = with(&pairs).unwrap_err();
+            assert!(matches!(err, ConfigError::BadKeyId { .. }), "{kids}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_listed_key_must_be_set_and_usable_and_is_never_echoed() {
+        let err = with(&[(KIDS_BINDING, "k1")]).unwrap_err();
+        assert_eq!(err, ConfigError::MissingKey { kid: "k1".into() });
+        assert!(err.to_string().contains("wrangler secret put JWT_KEY_k1"));
+
+        let err = with(&[(KIDS_BINDING, "k1"), ("JWT_KEY_k1", "short-secret")]).unwrap_err();
+        assert_eq!(err, ConfigError::ShortKey { kid: "k1".into(), len: 12 });
+        assert!(!err.to_string().contains("short-secret"));
+
+        let eddsa = [(ALGORITHM_BINDING, "EdDSA"), (KIDS_BINDING, "k1")];
+        for bad in ["c2hvcnQ", "not base64!", &format!("{SEED}AA"), SECRET] {
+            let err = with(&[eddsa[0], eddsa[1], ("JWT_KEY_k1", bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadEd25519Key { kid: "k1".into() }, "{bad}");
+            assert!(!err.to_string().contains(bad));
+        }
     }
 
     #[test]

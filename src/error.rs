@@ -228,6 +228,10 @@ mod tests {
             TokenError::NotYetValid,
             TokenError::WrongType,
             TokenError::BadSubject,
+            TokenError::UnknownKey,
+            TokenError::MissingKeyId,
+            TokenError::WrongIssuer,
+            TokenError::WrongAudience,
         ];
         let texts = all_token.iter().map(ToString::to_string).chain(
             [BearerError::EmptyToken, BearerError::InvalidCharacters, BearerError::TooLong]

@@ -1,8 +1,8 @@
 //! The endpoints, as plain async Rust over the [`Kv`] trait.
 //!
 //! KV operations per request (the README's table comes from here):
-//! - `GET /`, `GET /openapi.json`, `POST /anon/login`, `GET /anon/whoami`:
-//!   none. Minting writes
+//! - `GET /`, `GET /openapi.json`, `GET /.well-known/jwks.json`,
+//!   `POST /anon/login`, `GET /anon/whoami`: none. Minting writes
 //!   nothing, so a bot that only mints costs no KV writes.
 //! - `GET /items/my_anonymous_items`: one `list` (more only while KV returns
 //!   short pages, at most [`store::MAX_LIST_CALLS`]).
@@ -112,6 +112,10 @@ async fn serve<K: Kv, P: Platform>(
     match route {
         Route::Welcome => Ok(welcome()),
         Route::OpenApi => Ok(Response::json_text(200, OPENAPI)),
+        Route::Jwks => {
+            let jwks = config(deps)?.policy().keys.jwks();
+            Ok(Response::json_text(200, &jwks).cacheable(JWKS_MAX_AGE_SECONDS))
+        }
         Route::Login => {
             let config = config(deps)?;
             limit(deps, Limiter::Mint, req.client_ip.unwrap_or("unknown")).await?;
@@ -189,11 +193,17 @@ fn authenticate(
     now_ms: i64,
 ) -> Result<VerifiedToken, ApiError> {
     let raw = bearer::token_from_header(req.authorization).map_err(ApiError::Bearer)?;
-    token::verify(config.secret(), raw, now_ms.div_euclid(1000)).map_err(ApiError::Token)
+    token::verify(config.policy(), raw, now_ms.div_euclid(1000)).map_err(ApiError::Token)
 }
 
 /// The API's OpenAPI 3.1 document, served as written.
 const OPENAPI: &str = include_str!("openapi.json");
+
+/// How long verifiers and caches may keep the JWKS: one hour. A key must
+/// be listed (verify-only) at least this long before it signs, so that no
+/// verifier meets a `kid` its cached set lacks; the README's rotation
+/// procedure waits for it.
+pub const JWKS_MAX_AGE_SECONDS: u32 = 3600;
 
 #[derive(Serialize)]
 struct Welcome {
@@ -215,7 +225,7 @@ struct Login {
 fn login(config: &Config, now_ms: i64) -> Result<Response, ApiError> {
     let anon_id = AnonId::generate().map_err(ApiError::Random)?;
     let minted =
-        token::mint(config.secret(), anon_id, now_ms.div_euclid(1000), config.token_ttl_seconds)
+        token::mint(config.policy(), anon_id, now_ms.div_euclid(1000), config.token_ttl_seconds)
             .map_err(ApiError::Mint)?;
     Ok(Response::json(
         200,

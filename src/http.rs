@@ -104,6 +104,15 @@ impl Response {
         }
     }
 
+    /// Lets shared caches keep this response for `max_age` seconds, in
+    /// place of `no-store`. Only for responses that are the same for
+    /// everyone and hold no secret.
+    #[must_use]
+    pub fn cacheable(mut self, max_age: u32) -> Self {
+        self.headers.retain(|(name, _)| *name != "cache-control");
+        self.with_header("cache-control", format!("public, max-age={max_age}"))
+    }
+
     /// Adds a header.
     #[must_use]
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {

@@ -12,7 +12,8 @@
 //! | [`config`] | settings from bindings, checked against platform limits |
 //! | [`anon_id`] | the visitor's id: generated, or parsed in canonical form |
 //! | [`bearer`] | the `Authorization` header (RFC 6750) |
-//! | [`token`] | minting and verifying the HS256 JWT |
+//! | [`keys`] | signing keys by `kid`, their algorithms, the public JWKS |
+//! | [`token`] | minting and verifying the JWT (HS256 or EdDSA) |
 //! | [`action`] | the `action` query parameter |
 //! | [`kv`] | the KV operations we use, as a trait |
 //! | [`store`] | the KV layout and its write rules |
@@ -34,6 +35,7 @@ pub mod cors;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod keys;
 pub mod kv;
 pub mod log;
 pub mod platform;

@@ -21,13 +21,19 @@ use crate::{
     cors::CorsPolicy,
     handlers::{Deps, handle},
     http::Request,
+    keys::KeySet,
     kv::memory::MemoryKv,
     platform::fake::FakePlatform,
-    token,
+    token::{self, Policy},
 };
 
 const SECRET: &[u8] = b"property-tests-secret-0123456789abcdef";
 const NOW: i64 = 1_795_220_000;
+
+/// The seed's configuration: `SECRET` signs, without `kid`.
+fn policy() -> Policy {
+    Policy::new(KeySet::seed(SECRET))
+}
 
 fn sign(header: &str, claims: &str) -> String {
     let signed = format!(
@@ -87,7 +93,7 @@ fn header_set() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn verify_never_panics_on_any_string(token in ".{0,600}", now in any::<i64>()) {
-        let _ = token::verify(SECRET, &token, now);
+        let _ = token::verify(&policy(), &token, now);
     }
 
     #[test]
@@ -95,7 +101,7 @@ proptest! {
         parts in prop::collection::vec("[A-Za-z0-9_=+/-]{0,80}", 0..6),
         now in any::<i64>(),
     ) {
-        let _ = token::verify(SECRET, &parts.join("."), now);
+        let _ = token::verify(&policy(), &parts.join("."), now);
     }
 
     /// Correctly signed tokens with arbitrary headers and claims: whatever
@@ -107,7 +113,7 @@ proptest! {
         now in prop_oneof![Just(NOW), any::<i64>()],
     ) {
         let token = sign(&header, &claims.to_string());
-        if let Ok(verified) = token::verify(SECRET, &token, now) {
+        if let Ok(verified) = token::verify(&policy(), &token, now) {
             let header: serde_json::Value = serde_json::from_str(&header).expect("accepted header is JSON");
             prop_assert_eq!(&header["alg"], "HS256");
             prop_assert_eq!(&claims["type"], "anonymous");
@@ -125,7 +131,7 @@ proptest! {
         mode in 0..3_u8,
     ) {
         let id = AnonId::parse("3f2504e0-4f89-41d3-9a0c-0305e82c3301").expect("id");
-        let minted = token::mint(SECRET, id, NOW, 3600).expect("mint").token;
+        let minted = token::mint(&policy(), id, NOW, 3600).expect("mint").token;
         let mut bytes = minted.clone().into_bytes();
         let at = position.index(bytes.len());
         match mode {
@@ -135,7 +141,7 @@ proptest! {
         }
         let Ok(mutated) = String::from_utf8(bytes) else { return Ok(()) };
         if mutated != minted
-            && let Ok(verified) = token::verify(SECRET, &mutated, NOW)
+            && let Ok(verified) = token::verify(&policy(), &mutated, NOW)
         {
             prop_assert_eq!(verified.anon_id, id);
         }
@@ -200,7 +206,7 @@ proptest! {
         let kv = MemoryKv::default();
         let valid = format!(
             "Bearer {}",
-            token::mint(SECRET, AnonId::generate().expect("id"), NOW, 3600).expect("mint").token
+            token::mint(&policy(), AnonId::generate().expect("id"), NOW, 3600).expect("mint").token
         );
         let authorization = if use_valid_token { Some(valid) } else { authorization };
         let url = format!("http://127.0.0.1:8787{path}?{query}");

@@ -10,6 +10,8 @@ pub enum Route {
     Welcome,
     /// `GET /openapi.json`: the OpenAPI 3.1 description of this API.
     OpenApi,
+    /// `GET /.well-known/jwks.json`: the public signing keys.
+    Jwks,
     /// `POST /anon/login`: mint a new anonymous identity.
     Login,
     /// `GET /anon/whoami`: what the token says, with no KV operation.
@@ -28,6 +30,7 @@ pub enum Route {
 pub const TABLE: &[(&str, &str, Route)] = &[
     ("/", "GET", Route::Welcome),
     ("/openapi.json", "GET", Route::OpenApi),
+    ("/.well-known/jwks.json", "GET", Route::Jwks),
     ("/anon/login", "POST", Route::Login),
     ("/anon/whoami", "GET", Route::WhoAmI),
     ("/items/my_anonymous_items", "GET", Route::MyItems),
@@ -41,6 +44,7 @@ impl Route {
         match self {
             Self::Welcome => "welcome",
             Self::OpenApi => "openapi",
+            Self::Jwks => "jwks",
             Self::Login => "login",
             Self::WhoAmI => "whoami",
             Self::MyItems => "my_items",
@@ -106,6 +110,7 @@ mod tests {
     #[test]
     fn each_endpoint_is_reached_by_its_method() {
         assert_eq!(route("GET", "/"), Ok(Route::Welcome));
+        assert_eq!(route("GET", "/.well-known/jwks.json"), Ok(Route::Jwks));
         assert_eq!(route("POST", "/anon/login"), Ok(Route::Login));
         assert_eq!(route("GET", "/anon/whoami"), Ok(Route::WhoAmI));
         assert_eq!(route("GET", "/items/my_anonymous_items"), Ok(Route::MyItems));

@@ -1,15 +1,28 @@
-//! Minting and verifying the anonymous session token (an HS256 JWT).
+//! Minting and verifying the anonymous session token (a JWT signed with
+//! HS256 or EdDSA, see [`crate::keys`]).
 //!
 //! A token's claims are the seed's: `sub` (the [`AnonId`]), `type`
-//! (always `"anonymous"`), `iat` and `exp`. Tokens minted by the seed's
-//! FastAPI backend with the same secret verify here unchanged.
+//! (always `"anonymous"`), `iat` and `exp`, plus `iss` and `aud` when they
+//! are configured. Its header carries `typ: "JWT"` and, when the signing
+//! key has one, `kid`. Tokens minted by the seed's FastAPI backend with the
+//! same secret verify here unchanged.
+//!
+//! `typ` is `JWT` rather than RFC 9068's `at+jwt`: these tokens are not
+//! OAuth access tokens (no `client_id`, `jti` or `scope`, and `iss` and
+//! `aud` are optional), so a validator that honours `at+jwt` would rightly
+//! refuse them; `JWT` is also what the seed's tokens carry.
 //!
 //! Verification follows RFC 8725 (JWT best current practices):
-//! - the algorithm is fixed to HS256 and compared exactly with the header's
-//!   `alg`; `none`, `hs256`, `HS512` and every other value are refused;
+//! - the key is the one the header's `kid` names in the configured set (a
+//!   token without `kid` gets the seed's secret, if configured); an unknown
+//!   `kid` is refused;
+//! - the algorithm is the key's, from configuration, and compared exactly
+//!   with the header's `alg`; `none`, `hs256`, `HS512` and every other value
+//!   are refused (§3.1);
 //! - a header with `crit` is refused, since we implement no extension
 //!   (RFC 7515 §4.1.11); a `cty` other than JSON is refused, so nothing is
-//!   ever decompressed or decoded as CBOR;
+//!   ever decompressed or decoded as CBOR; a `typ` other than `JWT` is
+//!   refused, so that a JWT of another kind is never taken for ours (§3.11);
 //! - the token is capped at [`MAX_TOKEN_BYTES`] before it is decoded, and a
 //!   token that does not have exactly three segments is refused before any
 //!   base64 is decoded, so junk costs work in proportion to the cap at most;
@@ -17,7 +30,12 @@
 //!   whole seconds with [`LEEWAY_SECONDS`] of clock skew, using saturating
 //!   arithmetic so that extreme values cannot overflow;
 //! - `type` must be `"anonymous"` and `sub` must be a canonical UUID, so a
-//!   token can never name a KV key it was not minted for.
+//!   token can never name a KV key it was not minted for;
+//! - when an issuer is configured, `iss` must equal it (RFC 7519 §4.1.1,
+//!   RFC 8725 §3.9); when an audience is configured, `aud` must name it, and
+//!   when none is, a token with an `aud` is refused (RFC 7519 §4.1.3,
+//!   RFC 8725 §3.10), so that a token minted for one service is not
+//!   accepted by another that shares its keys.
 //!
 //! A NumericDate may be fractional (RFC 7519 §2). A fractional `exp` or
 //! `nbf` is truncated toward zero: `1.7e9` means 1700000000. Values outside
@@ -27,13 +45,10 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use jwt_compact::{
-    AlgorithmExt, Claims, Header, ParseError, UntrustedToken, ValidationError,
-    alg::{Hs256, Hs256Key},
-};
+use jwt_compact::{Claims, Header, ParseError, UntrustedToken, ValidationError};
 use serde::{Deserialize, Serialize};
 
-use crate::anon_id::AnonId;
+use crate::{anon_id::AnonId, keys::KeySet};
 
 /// The only value of the `type` claim we mint or accept.
 pub const TOKEN_TYPE: &str = "anonymous";
@@ -46,11 +61,54 @@ pub const LEEWAY_SECONDS: i64 = 60;
 /// base64 and JSON work an unauthenticated request can cause.
 pub const MAX_TOKEN_BYTES: usize = 2048;
 
+/// The only `typ` header value we mint or accept (compared without regard
+/// to case, as media types are).
+pub const HEADER_TYPE: &str = "JWT";
+
+/// How tokens are signed, and the `iss` and `aud` they carry and must carry.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The signing key and the keys that verify.
+    pub keys: KeySet,
+    /// `iss`: minted into every token and required when set.
+    pub issuer: Option<String>,
+    /// `aud`: minted into every token and required when set; when unset, a
+    /// token carrying `aud` is refused.
+    pub audience: Option<String>,
+}
+
+impl Policy {
+    /// A policy with no `iss` or `aud`.
+    #[must_use]
+    pub fn new(keys: KeySet) -> Self {
+        Self { keys, issuer: None, audience: None }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct AnonClaims {
     sub: String,
     #[serde(rename = "type")]
     kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    /// RFC 7519 §4.1.3: one string or an array of them. Read as a JSON
+    /// value and checked by [`names`]: an untagged enum would cost the wasm
+    /// serde's buffering code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<serde_json::Value>,
+}
+
+/// Whether `aud` names `audience`; `None` when it is neither a string nor
+/// an array of strings.
+fn names(aud: &serde_json::Value, audience: &str) -> Option<bool> {
+    match aud {
+        serde_json::Value::String(one) => Some(one == audience),
+        serde_json::Value::Array(many) => many
+            .iter()
+            .try_fold(false, |found, one| one.as_str().map(|one| found || one == audience)),
+        _ => None,
+    }
 }
 
 /// Header fields we must look at but jwt-compact does not model.
@@ -88,10 +146,15 @@ pub enum TokenError {
     TooLong,
     /// Not three base64url segments with a JSON header.
     Malformed,
-    /// The header's `alg` is not exactly `HS256`.
+    /// The header's `alg` is not exactly the key's algorithm.
     WrongAlgorithm,
-    /// The header carries `crit` or a non-JSON `cty`.
+    /// The header carries `crit`, a non-JSON `cty`, or a `typ` other than
+    /// `JWT`.
     UnsupportedHeader,
+    /// The header's `kid` names no configured key.
+    UnknownKey,
+    /// The header has no `kid`, and no key without one is configured.
+    MissingKeyId,
     /// The signature does not match.
     BadSignature,
     /// A claim has the wrong JSON type or an impossible value.
@@ -106,6 +169,11 @@ pub enum TokenError {
     WrongType,
     /// `sub` is not a canonical UUID.
     BadSubject,
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// `aud` does not name the configured audience, or is present when no
+    /// audience is configured.
+    WrongAudience,
 }
 
 impl fmt::Display for TokenError {
@@ -115,6 +183,8 @@ impl fmt::Display for TokenError {
             Self::Malformed => "token is not a well-formed JWT",
             Self::WrongAlgorithm => "token algorithm is not accepted",
             Self::UnsupportedHeader => "token header uses an unsupported feature",
+            Self::UnknownKey => "token key id is not known",
+            Self::MissingKeyId => "token has no key id",
             Self::BadSignature => "token signature is invalid",
             Self::MalformedClaims => "token claims are malformed",
             Self::MissingExpiry => "token has no expiry",
@@ -122,6 +192,8 @@ impl fmt::Display for TokenError {
             Self::NotYetValid => "token is not valid yet",
             Self::WrongType => "token is not an anonymous session token",
             Self::BadSubject => "token subject is not an anonymous id",
+            Self::WrongIssuer => "token issuer is not accepted",
+            Self::WrongAudience => "token audience is not accepted",
         })
     }
 }
@@ -141,14 +213,15 @@ impl fmt::Display for MintError {
 
 impl std::error::Error for MintError {}
 
-/// Signs a token for `anon_id`, issued at `now` and valid for `ttl_seconds`.
+/// Signs a token for `anon_id` with the policy's signing key, issued at
+/// `now` and valid for `ttl_seconds`.
 ///
 /// # Errors
 ///
 /// [`MintError`] if the timestamps cannot be represented or serialisation
 /// fails; neither happens within [`crate::config`]'s bounds.
 pub fn mint(
-    secret: &[u8],
+    policy: &Policy,
     anon_id: AnonId,
     now: i64,
     ttl_seconds: u64,
@@ -156,15 +229,21 @@ pub fn mint(
     let ttl = i64::try_from(ttl_seconds).map_err(|e| MintError(e.to_string()))?;
     let expires_at = now.checked_add(ttl).ok_or_else(|| MintError("exp overflows".into()))?;
 
-    let mut claims =
-        Claims::new(AnonClaims { sub: anon_id.to_string(), kind: TOKEN_TYPE.to_owned() });
+    let mut claims = Claims::new(AnonClaims {
+        sub: anon_id.to_string(),
+        kind: TOKEN_TYPE.to_owned(),
+        iss: policy.issuer.clone(),
+        aud: policy.audience.clone().map(serde_json::Value::String),
+    });
     claims.issued_at = Some(timestamp(now)?);
     claims.expiration = Some(timestamp(expires_at)?);
 
-    let header = Header::empty().with_token_type("JWT");
-    let token = Hs256
-        .token(&header, &claims, &Hs256Key::new(secret))
-        .map_err(|e| MintError(e.to_string()))?;
+    let key = policy.keys.signing();
+    let mut header = Header::empty().with_token_type(HEADER_TYPE);
+    if let Some(kid) = key.kid() {
+        header = header.with_key_id(kid);
+    }
+    let token = key.sign(&header, &claims).map_err(|e| MintError(e.to_string()))?;
     Ok(MintedToken { token, expires_at })
 }
 
@@ -172,13 +251,14 @@ fn timestamp(secs: i64) -> Result<DateTime<Utc>, MintError> {
     DateTime::from_timestamp(secs, 0).ok_or_else(|| MintError(format!("{secs} out of range")))
 }
 
-/// Checks `token` against `secret` at time `now` (Unix seconds).
+/// Checks `token` against the policy's keys, issuer and audience at time
+/// `now` (Unix seconds).
 ///
 /// # Errors
 ///
 /// The first [`TokenError`] found, in the order: size, structure, header,
-/// signature, claims.
-pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+/// key, algorithm and signature, claims.
+pub fn verify(policy: &Policy, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLong);
     }
@@ -193,18 +273,24 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, Tok
         ParseError::UnsupportedContentType(_) => TokenError::UnsupportedHeader,
         _ => TokenError::Malformed,
     })?;
-    if untrusted.header().other_fields.crit.is_some() {
+    let header = untrusted.header();
+    if header.other_fields.crit.is_some() {
+        return Err(TokenError::UnsupportedHeader);
+    }
+    if header.token_type.as_ref().is_some_and(|typ| !typ.eq_ignore_ascii_case(HEADER_TYPE)) {
         return Err(TokenError::UnsupportedHeader);
     }
 
-    let verified = Hs256
-        .validator::<AnonClaims>(&Hs256Key::new(secret))
-        .validate(&untrusted)
-        .map_err(|e| match e {
-            ValidationError::AlgorithmMismatch { .. } => TokenError::WrongAlgorithm,
-            ValidationError::MalformedClaims(_) => TokenError::MalformedClaims,
-            _ => TokenError::BadSignature,
-        })?;
+    let kid = header.key_id.as_deref();
+    let key = policy.keys.find(kid).ok_or(match kid {
+        Some(_) => TokenError::UnknownKey,
+        None => TokenError::MissingKeyId,
+    })?;
+    let verified = key.validate::<AnonClaims, _>(&untrusted).map_err(|e| match e {
+        ValidationError::AlgorithmMismatch { .. } => TokenError::WrongAlgorithm,
+        ValidationError::MalformedClaims(_) => TokenError::MalformedClaims,
+        _ => TokenError::BadSignature,
+    })?;
     let claims = verified.claims();
 
     let expires_at = claims.expiration.ok_or(TokenError::MissingExpiry)?.timestamp();
@@ -218,6 +304,19 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, Tok
     }
     if claims.custom.kind != TOKEN_TYPE {
         return Err(TokenError::WrongType);
+    }
+    if let Some(issuer) = &policy.issuer
+        && claims.custom.iss.as_ref() != Some(issuer)
+    {
+        return Err(TokenError::WrongIssuer);
+    }
+    let audience_ok = match (&policy.audience, &claims.custom.aud) {
+        (Some(ours), Some(theirs)) => names(theirs, ours).ok_or(TokenError::MalformedClaims)?,
+        (Some(_), None) | (None, Some(_)) => false,
+        (None, None) => true,
+    };
+    if !audience_ok {
+        return Err(TokenError::WrongAudience);
     }
     let anon_id = AnonId::parse(&claims.custom.sub).ok_or(TokenError::BadSubject)?;
 

@@ -60,3 +60,15 @@ describe("without the KV binding", () => {
     assert.match(r.body.detail, /ANON_KV/);
   });
 });
+
+describe("with JWT_ALGORITHM = EdDSA and a listed key whose secret is not set", () => {
+  const worker = useWorker({ JWT_SECRET: undefined, JWT_ALGORITHM: "EdDSA", JWT_KIDS: "k1" });
+
+  test("login, whoami and the JWKS answer 500 naming the secret to set", async () => {
+    for (const [method, target] of [["POST", "/anon/login"], ["GET", "/anon/whoami"], ["GET", "/.well-known/jwks.json"]]) {
+      const r = await worker.call(method, target, { token: "a.b.c" });
+      assert.equal(r.status, 500, target);
+      assert.match(r.body.detail, /wrangler secret put JWT_KEY_k1/, target);
+    }
+  });
+});

@@ -435,3 +435,42 @@ fn the_outcome_names_the_route_and_the_verified_visitor() {
     assert_eq!(outcome.route, Some(Route::WhoAmI));
     assert_eq!(outcome.anon_id.map(|a| a.to_string()), Some(id));
 }
+
+fn eddsa_client(kids: &'static str) -> Client {
+    let mut c = Client::new(MemoryKv::default());
+    c.config = Config::from_lookup(|name| match name {
+        "JWT_ALGORITHM" => Some("EdDSA".to_owned()),
+        "JWT_KIDS" => Some(kids.to_owned()),
+        // 32 bytes of 7 and of 8, base64url.
+        "JWT_KEY_k1" => Some("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc".to_owned()),
+        "JWT_KEY_k2" => Some("CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg".to_owned()),
+        _ => None,
+    })
+    .expect("valid");
+    c
+}
+
+#[test]
+fn the_jwks_is_public_cacheable_and_lists_the_ed25519_keys_without_touching_kv() {
+    let c = eddsa_client("k1 k2");
+    let (r, body) = c.call("GET", "/.well-known/jwks.json", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
+    let kids: Vec<&str> =
+        body["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, ["k1", "k2"]);
+    assert!(body["keys"].as_array().unwrap().iter().all(|k| k.get("d").is_none()));
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+
+    let (auth, id) = c.login();
+    let (r, body) = c.call("GET", "/anon/whoami", Some(&auth));
+    assert_eq!((r.status, body["anon_id"].as_str()), (200, Some(id.as_str())));
+}
+
+#[test]
+fn an_hs256_worker_publishes_an_empty_jwks() {
+    let c = Client::new(MemoryKv::default());
+    let (r, body) = c.call("GET", "/.well-known/jwks.json", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(body, serde_json::json!({"keys": []}));
+}

@@ -31,6 +31,18 @@ fn id() -> AnonId {
     AnonId::parse(ID).expect("canonical id")
 }
 
+/// Verifies with the seed's configuration: one HS256 secret, no `kid`, no
+/// `iss` or `aud`. The tests of keys, issuer and audience are in
+/// `src/keys/tests.rs`.
+fn verify(secret: &[u8], token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+    super::verify(&Policy::new(KeySet::seed(secret)), token, now)
+}
+
+/// Mints with the seed's configuration.
+fn mint(secret: &[u8], anon_id: AnonId, now: i64, ttl: u64) -> Result<MintedToken, MintError> {
+    super::mint(&Policy::new(KeySet::seed(secret)), anon_id, now, ttl)
+}
+
 fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }

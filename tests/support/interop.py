@@ -4,6 +4,10 @@
                                           FastAPI backend makes it
     interop.py decode SECRET TOKEN        the claims, as python-jose and
                                           PyJWT each decode them (JSON)
+    interop.py verify-jwks URL TOKEN ISS AUD
+                                          the claims as PyJWT verifies them
+                                          with the key the token's kid names
+                                          in the JWKS at URL, or the error
 """
 
 import json
@@ -27,6 +31,21 @@ def main(argv):
                 result[name] = decode(token, secret, algorithms=["HS256"])
             except Exception as error:  # report any refusal as data
                 result[name] = {"error": type(error).__name__}
+        print(json.dumps(result))
+    elif command == "verify-jwks":
+        url, token, issuer, audience = argv[2:6]
+        try:
+            key = pyjwt.PyJWKClient(url, cache_keys=False).get_signing_key_from_jwt(token)
+            result = pyjwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                issuer=issuer,
+                audience=audience,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except Exception as error:  # report any refusal as data
+            result = {"error": type(error).__name__}
         print(json.dumps(result))
     else:
         raise SystemExit(f"unknown command {command}")

@@ -22,14 +22,14 @@ export function newSecret() {
  * build folder (`build-test` holds the test-hooks build).
  */
 export function useWorker(bindings = {}, { kv = true, build = "build", options = {} } = {}) {
-  const handle = { mf: undefined, secret: undefined, logs: [] };
+  const handle = { mf: undefined, secret: undefined, logs: [], options: undefined };
   before(async () => {
     const merged = { JWT_SECRET: newSecret(), ...bindings };
     for (const [name, value] of Object.entries(merged)) {
       if (value === undefined) delete merged[name];
     }
     handle.secret = merged.JWT_SECRET;
-    handle.mf = new Miniflare({
+    handle.options = {
       modules: true,
       modulesRoot: ROOT,
       scriptPath: path.join(ROOT, build, "worker/shim.mjs"),
@@ -54,7 +54,8 @@ export function useWorker(bindings = {}, { kv = true, build = "build", options =
         }
       },
       ...options,
-    });
+    };
+    handle.mf = new Miniflare(handle.options);
     await handle.mf.ready;
   });
   after(async () => {
@@ -70,6 +71,19 @@ export function useWorker(bindings = {}, { kv = true, build = "build", options =
     /** Every line the worker has printed so far. */
     get logs() {
       return handle.logs;
+    },
+    /**
+     * Restarts the worker with `bindings` replacing its bindings (`undefined`
+     * removes one), as a `wrangler secret put` or a deploy does: the new
+     * isolate reads its configuration afresh.
+     */
+    async rebind(bindings) {
+      const merged = { ...handle.options.bindings, ...bindings };
+      for (const [name, value] of Object.entries(merged)) {
+        if (value === undefined) delete merged[name];
+      }
+      handle.options = { ...handle.options, bindings: merged };
+      await handle.mf.setOptions(handle.options);
     },
     /** The worker's own HTTP address, for clients outside this process. */
     async url() {
