@@ -48,11 +48,25 @@ export class HttpError extends Error {
 /** A refused token; `reason` is safe to send to the client. */
 export class TokenRefused extends Error {}
 
+// The headers this worker puts on every JSON response.
 function json(status, body, headers = {}) {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+      ...headers,
+    },
   });
+}
+
+function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  let id = "";
+  for (const b of bytes) id += b.toString(16).padStart(2, "0");
+  return id;
 }
 
 function challenge(code, description) {
@@ -191,13 +205,19 @@ export function makeWorker(makeTokens) {
     if (typeof claims.sub !== "string" || !UUID.test(claims.sub)) throw refuse("token subject is not an anonymous id");
     return { anonId: claims.sub, expiresAt: Math.trunc(claims.exp) };
   };
+  const authenticated = async (request, s, now, trace) => {
+    const v = await authenticate(request, s, now);
+    trace.anonId = v.anonId;
+    return v;
+  };
 
   const handlers = {
     welcome: async () => json(200, { message: "Welcome to the anonymous session demo!" }),
 
-    login: async (request, env, now) => {
+    login: async (request, env, now, url, nowMs, trace) => {
       const s = setup(env);
       const anonId = crypto.randomUUID();
+      trace.anonId = anonId;
       const token = await s.tokens.mint(anonId, now);
       return json(
         200,
@@ -206,15 +226,15 @@ export function makeWorker(makeTokens) {
       );
     },
 
-    whoami: async (request, env, now) => {
+    whoami: async (request, env, now, url, nowMs, trace) => {
       const s = setup(env);
-      const v = await authenticate(request, s, now);
+      const v = await authenticated(request, s, now, trace);
       return json(200, { anon_id: v.anonId, expires_at: v.expiresAt });
     },
 
-    myItems: async (request, env, now) => {
+    myItems: async (request, env, now, url, nowMs, trace) => {
       const s = setup(env);
-      const v = await authenticate(request, s, now);
+      const v = await authenticated(request, s, now, trace);
       const kv = env.ANON_KV;
       const page = await firstActions(kv, v.anonId);
       return json(200, {
@@ -225,9 +245,9 @@ export function makeWorker(makeTokens) {
       });
     },
 
-    addAction: async (request, env, now, url, nowMs) => {
+    addAction: async (request, env, now, url, nowMs, trace) => {
       const s = setup(env);
-      const v = await authenticate(request, s, now);
+      const v = await authenticated(request, s, now, trace);
       const action = parseAction(url.search);
       const kv = env.ANON_KV;
       const id = v.anonId;
@@ -285,14 +305,19 @@ export function makeWorker(makeTokens) {
       const url = new URL(request.url);
       const nowMs = Date.now();
       const now = Math.floor(nowMs / 1000);
+      // Read as the Rust worker reads it; no origin is allowed here, as in
+      // the benchmark's configuration of the Rust worker.
+      request.headers.get("origin");
       let response;
       let error;
+      let route;
+      const trace = {};
       try {
         const methods = ROUTES[url.pathname];
         if (!methods) throw new HttpError(404, "Not Found", {}, "not_found");
-        const name = methods[request.method];
-        if (!name) throw new HttpError(405, "Method Not Allowed", { allow: Object.keys(methods).join(", ") }, "method_not_allowed");
-        response = await handlers[name](request, env, now, url, nowMs);
+        route = methods[request.method];
+        if (!route) throw new HttpError(405, "Method Not Allowed", { allow: Object.keys(methods).join(", ") }, "method_not_allowed");
+        response = await handlers[route](request, env, now, url, nowMs, trace);
       } catch (e) {
         if (e instanceof HttpError) {
           error = e.kind;
@@ -305,11 +330,19 @@ export function makeWorker(makeTokens) {
           response = json(503, { detail: "could not create a session; try again" }, { "retry-after": "1" });
         }
       }
-      // One JSON line per request, as the Rust worker logs.
-      const line = { level: response.status >= 500 ? "error" : response.warning ? "warn" : "info", event: "request", method: request.method, path: url.pathname.slice(0, 128), status: response.status };
+      // One JSON line per request with the fields the Rust worker logs, and
+      // the request id in a response header as it sends it.
+      const requestId = request.headers.get("cf-ray") ?? randomId();
+      const line = { level: response.status >= 500 ? "error" : response.warning ? "warn" : "info", event: "request", request_id: requestId, method: request.method };
+      if (route) line.route = route;
+      line.path = url.pathname.slice(0, 128);
+      line.status = response.status;
+      line.duration_ms = Date.now() - nowMs;
+      if (trace.anonId) line.anon_id = trace.anonId;
       if (error) line.error = error;
       if (response.warning) line.warning = response.warning;
       console.log(JSON.stringify(line));
+      response.headers.set("x-request-id", requestId);
       return response;
     },
   };
