@@ -141,20 +141,47 @@ async fn read_body(req: &web_sys::Request, headers: &Headers) -> Option<String> 
 }
 
 fn random_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0_u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         return "unknown".to_owned();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
+/// Headers that nearly every response carries with exactly these values.
+/// They are set once per isolate on a template, which each response copies
+/// in one call; only the headers that differ cross into JavaScript one by
+/// one (each `set` is a call with two string conversions).
+const COMMON_HEADERS: [(&str, &str); 5] = [
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("vary", "Origin"),
+];
+
+thread_local! {
+    static TEMPLATE: Option<Headers> = Headers::new().ok().filter(|h| {
+        COMMON_HEADERS.iter().all(|(name, value)| h.set(name, value).is_ok())
+    });
 }
 
 fn into_js(response: &Response, request_id: &str) -> Result<web_sys::Response, JsValue> {
-    let headers = Headers::new()?;
-    if !response.body.is_empty() {
-        headers.set("content-type", "application/json")?;
+    let headers = TEMPLATE
+        .with(|t| t.as_ref().map(Headers::new_with_headers))
+        .unwrap_or_else(Headers::new)?;
+    if response.body.is_empty() {
+        headers.delete("content-type")?;
     }
     for (name, value) in &response.headers {
-        headers.set(name, value)?;
+        if !COMMON_HEADERS.contains(&(*name, value.as_str())) {
+            headers.set(name, value)?;
+        }
     }
     headers.set("x-request-id", request_id)?;
     let init = ResponseInit::new();
