@@ -37,22 +37,42 @@ impl Platform for WorkerPlatform<'_> {
             Limiter::Mint => &MINT_OFF_LOGGED,
             Limiter::Session => &SESSION_OFF_LOGGED,
         };
-        let Ok(binding) = self.env.rate_limiter(limiter.binding()) else {
+        let limit = js_sys::Reflect::get(self.env, &JsValue::from_str(limiter.binding()))
+            .ok()
+            .filter(|b| b.is_object())
+            .and_then(|b| {
+                let f = js_sys::Reflect::get(&b, &JsValue::from_str("limit")).ok()?;
+                f.dyn_into::<js_sys::Function>().ok().map(|f| (b, f))
+            });
+        let Some((binding, limit)) = limit else {
             let line = serde_json::json!({
                 "level": "warn", "event": "rate_limit_off", "binding": limiter.binding(),
             });
             log_once(flag, &line);
             return RateDecision::Unbound;
         };
+        // The binding is called directly (`limit({ key })`, answering
+        // `{ success }`) rather than through the `worker` crate, whose
+        // wrapper converts both through serde_wasm_bindgen.
+        let outcome = async {
+            let options = js_sys::Object::new();
+            js_sys::Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key))?;
+            let promise: js_sys::Promise = limit.call1(&binding, &options)?.dyn_into()?;
+            let result = JsFuture::from(promise).await?;
+            js_sys::Reflect::get(&result, &JsValue::from_str("success"))
+        };
         // A limiter that fails is treated as allowing: the limit protects
         // capacity, and refusing every visitor would be the worse outage.
-        match binding.limit(key.to_owned()).await {
-            Ok(outcome) if !outcome.success => RateDecision::Limited,
+        match outcome.await {
+            Ok(success) if success.as_bool() == Some(false) => RateDecision::Limited,
             Ok(_) => RateDecision::Allowed,
             Err(e) => {
+                let detail = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
                 let line = serde_json::json!({
                     "level": "warn", "event": "rate_limit_failed",
-                    "binding": limiter.binding(), "detail": e.to_string(),
+                    "binding": limiter.binding(), "detail": detail,
                 });
                 web_sys::console::log_1(&JsValue::from_str(&line.to_string()));
                 RateDecision::Allowed
