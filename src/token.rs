@@ -95,8 +95,17 @@ struct AnonClaims {
     /// RFC 7519 §4.1.3: one string or an array of them. Read as a JSON
     /// value and checked by [`names`]: an untagged enum would cost the wasm
     /// serde's buffering code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     aud: Option<serde_json::Value>,
+}
+
+/// Reads a field so that an explicit `null` counts as present: `"aud": null`
+/// and `"crit": null` are claims the token makes, not absent ones, and must
+/// be refused like any other value we cannot honour.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 /// Whether `aud` names `audience`; `None` when it is neither a string nor
@@ -114,7 +123,7 @@ fn names(aud: &serde_json::Value, audience: &str) -> Option<bool> {
 /// Header fields we must look at but jwt-compact does not model.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct HeaderExtras {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     crit: Option<serde_json::Value>,
 }
 

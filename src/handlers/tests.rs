@@ -312,7 +312,7 @@ fn a_preflight_from_an_allowed_origin_needs_no_token() {
     assert_eq!(r.status, 204);
     assert_eq!(r.body, "");
     assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example.com"));
-    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST, DELETE, OPTIONS"));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST, OPTIONS"));
     assert!(r.header("access-control-allow-headers").unwrap().contains("authorization"));
 }
 

@@ -272,3 +272,12 @@ fn error_messages_never_quote_the_token() {
         assert!(!text.contains(part));
     }
 }
+
+#[test]
+fn a_null_crit_or_aud_counts_as_present_and_is_refused() {
+    let claims = claims_with(r#","exp":1900000000"#);
+    let crit_null = forge(r#"{"alg":"HS256","crit":null}"#, &claims, SECRET);
+    assert_eq!(verify(SECRET, &crit_null, NOW), Err(TokenError::UnsupportedHeader));
+    let aud_null = signed_claims(&claims_with(r#","exp":1900000000,"aud":null"#));
+    assert_eq!(verify(SECRET, &aud_null, NOW), Err(TokenError::WrongAudience));
+}
