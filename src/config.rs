@@ -176,7 +176,8 @@ impl fmt::Display for ConfigError {
             Self::MissingKeyIds => write!(
                 f,
                 "server misconfigured: {ALGORITHM_BINDING} is EdDSA; list key ids in \
-                 {KIDS_BINDING} and set each key with `wrangler secret put {KEY_BINDING_PREFIX}<kid>`"
+                 {KIDS_BINDING} and set each key with \
+                 `wrangler secret put {KEY_BINDING_PREFIX}<kid>`"
             ),
             Self::BadKeyId { kid } => write!(
                 f,

@@ -42,7 +42,9 @@ fn config(env: &worker::Env) -> Result<&'static Config, &'static ConfigError> {
         .get_or_init(|| {
             let config = Config::from_lookup(|name| binding(env, name));
             if let Err(e) = &config {
-                let line = serde_json::json!({"level": "error", "event": "config", "detail": e.to_string()});
+                let line = serde_json::json!({
+                    "level": "error", "event": "config", "detail": e.to_string(),
+                });
                 console_log(&line.to_string());
             }
             config

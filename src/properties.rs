@@ -114,7 +114,8 @@ proptest! {
     ) {
         let token = sign(&header, &claims.to_string());
         if let Ok(verified) = token::verify(&policy(), &token, now) {
-            let header: serde_json::Value = serde_json::from_str(&header).expect("accepted header is JSON");
+            let header: serde_json::Value =
+                serde_json::from_str(&header).expect("accepted header is JSON");
             prop_assert_eq!(&header["alg"], "HS256");
             prop_assert_eq!(&claims["type"], "anonymous");
             prop_assert_eq!(Some(verified.anon_id), claims["sub"].as_str().and_then(AnonId::parse));
@@ -213,7 +214,13 @@ proptest! {
         let request = Request::from_url(&method, &url, authorization.as_deref());
         let cors = CorsPolicy::parse("https://app.example.com").expect("valid");
         let platform = FakePlatform::default();
-        let deps = Deps { config: Ok(&config), cors: &cors, kv: Some(&kv), platform: &platform, now_ms: NOW * 1000 };
+        let deps = Deps {
+            config: Ok(&config),
+            cors: &cors,
+            kv: Some(&kv),
+            platform: &platform,
+            now_ms: NOW * 1000,
+        };
         let outcome = block_on(handle(&request, &deps));
         prop_assert!(outcome.response.status < 500, "{} for {request:?}", outcome.response.status);
         prop_assert!(serde_json::from_str::<serde_json::Value>(&outcome.response.body).is_ok());

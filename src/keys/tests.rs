@@ -326,7 +326,9 @@ fn the_jwks_lists_public_ed25519_keys_only_signing_key_first() {
     assert_eq!(listed.len(), 2);
     assert_eq!(
         listed[0],
-        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": RFC_X, "kid": "now", "alg": "EdDSA", "use": "sig"})
+        serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": RFC_X, "kid": "now", "alg": "EdDSA", "use": "sig",
+        })
     );
     assert_eq!(listed[1]["kid"], "next");
     assert!(!keys.jwks().contains(RFC_D));
