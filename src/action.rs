@@ -9,6 +9,12 @@
 //! `%0A`…), and given once. It is then stored and returned exactly as
 //! decoded.
 //!
+//! Known shortcoming: only control characters (Unicode category Cc) are
+//! refused. Format characters such as U+202E (which reverses how the text
+//! after it is displayed) or U+200B, and values made only of spaces, are
+//! stored as sent. A page that renders actions must treat them as untrusted
+//! text, not markup and not layout.
+//!
 //! The limit counts Unicode characters (code points), as JSON Schema's
 //! `maxLength` does, so the OpenAPI document can state it exactly. Note that
 //! JavaScript's `String.length` counts UTF-16 units: an emoji is one

@@ -18,6 +18,11 @@
 //!   not cookies.
 //! - Every response carries `Vary: Origin`, because whether it has CORS
 //!   headers depends on the request's `Origin`.
+//!
+//! Known shortcoming: a preflight from an allowed origin is granted for any
+//! path and any requested method; the real request then gets its 404 or 405.
+//! That grants nothing a page could not already try, but it is looser than
+//! it needs to be.
 
 use std::fmt;
 

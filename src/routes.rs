@@ -1,5 +1,9 @@
 //! Which handler a method and path reach. Paths are matched exactly, as the
 //! seed's FastAPI app does; no percent-decoding, no trailing-slash aliases.
+//!
+//! Known shortcoming: `HEAD` is not routed, so it gets 405 with `Allow: GET`
+//! even where `GET` works (RFC 9110 §9.3.2 says it should be answered like
+//! `GET` without a body). Uptime checkers should use `GET /`.
 
 use crate::error::ApiError;
 
