@@ -62,6 +62,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Workers KV refuses an `expirationTtl` below 60 seconds.
 pub const KV_MIN_TTL_SECONDS: u64 = 60;
 
+/// How long an expired token may still be refreshed; defaults to 7 days.
+pub const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 7 * 24 * 3600;
+
 /// Token lifetime; defaults to 7 days, like the seed.
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -83,6 +86,10 @@ pub struct Config {
     /// `DATA_TTL_SECONDS`: expiration of every KV key after its last write;
     /// defaults to 30 days, at least 60 seconds (KV's minimum).
     pub data_ttl_seconds: u64,
+    /// `REFRESH_GRACE_SECONDS`: how long after its expiry a token may still
+    /// be exchanged at `POST /anon/refresh`; defaults to 7 days, 0 to turn
+    /// grace off.
+    pub refresh_grace_seconds: u64,
     turnstile_secret: Option<String>,
 }
 
@@ -92,6 +99,7 @@ impl fmt::Debug for Config {
             .field("policy", &self.policy)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("data_ttl_seconds", &self.data_ttl_seconds)
+            .field("refresh_grace_seconds", &self.refresh_grace_seconds)
             .field("turnstile", &self.turnstile_secret.is_some())
             .finish()
     }
@@ -234,13 +242,21 @@ impl Config {
             seconds(&lookup, "TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS, 1)?;
         let data_ttl_seconds =
             seconds(&lookup, "DATA_TTL_SECONDS", DEFAULT_DATA_TTL_SECONDS, KV_MIN_TTL_SECONDS)?;
+        let refresh_grace_seconds =
+            seconds(&lookup, "REFRESH_GRACE_SECONDS", DEFAULT_REFRESH_GRACE_SECONDS, 0)?;
 
         // Parsed again by the edge for CORS; refusing a bad list here makes
         // the mistake visible instead of silently allowing nothing.
         cors_policy(&lookup).map_err(ConfigError::BadOrigins)?;
         let turnstile_secret = lookup(TURNSTILE_BINDING).filter(|s| !s.trim().is_empty());
 
-        Ok(Self { policy, token_ttl_seconds, data_ttl_seconds, turnstile_secret })
+        Ok(Self {
+            policy,
+            token_ttl_seconds,
+            data_ttl_seconds,
+            refresh_grace_seconds,
+            turnstile_secret,
+        })
     }
 
     /// The Turnstile secret, when minting requires a Turnstile token.
@@ -366,6 +382,7 @@ mod tests {
         let config = with(&[(SECRET_BINDING, SECRET)]).expect("valid");
         assert_eq!(config.token_ttl_seconds, 604_800);
         assert_eq!(config.data_ttl_seconds, 2_592_000);
+        assert_eq!(config.refresh_grace_seconds, 604_800);
         let keys = &config.policy().keys;
         assert_eq!(keys.signing().kid(), None);
         assert_eq!(keys.signing().algorithm(), Algorithm::Hs256);

@@ -4,6 +4,8 @@
 //! - `GET /`, `GET /openapi.json`, `GET /.well-known/jwks.json`,
 //!   `POST /anon/login`, `GET /anon/whoami`: none. Minting writes
 //!   nothing, so a bot that only mints costs no KV writes.
+//! - `POST /anon/refresh`: none.
+//! - `GET /anon/me`: one `get` (the record) and one `list` per 1000 actions.
 //! - `GET /items/my_anonymous_items`: one `list` (more only while KV returns
 //!   short pages, at most [`store::MAX_LIST_CALLS`]).
 //! - `POST /items/add_action`: one `list`, one `put` (the action), one `get`
@@ -126,12 +128,20 @@ async fn serve<K: Kv, P: Platform>(
         }
         #[cfg(feature = "test-hooks")]
         Route::Panic => panic!("test hook: deliberate panic"),
-        Route::WhoAmI | Route::MyItems | Route::AddAction => {
+        Route::WhoAmI | Route::MyItems | Route::AddAction | Route::Refresh | Route::Me => {
             let config = config(deps)?;
-            let verified = authenticate(req, config, deps.now_ms)?;
+            // Refresh alone accepts a token up to the grace period past its
+            // expiry; every other route needs a live token.
+            let grace = if route == Route::Refresh { config.refresh_grace_seconds } else { 0 };
+            let verified = authenticate(req, config, deps.now_ms, grace)?;
             trace.anon_id = Some(verified.anon_id);
             limit(deps, Limiter::Session, &verified.anon_id.to_string()).await?;
             match route {
+                Route::Refresh => issue(config, verified.anon_id, deps.now_ms),
+                Route::Me => {
+                    let store = Store::new(kv(deps)?, config.data_ttl_seconds);
+                    me(&store, verified).await
+                }
                 Route::WhoAmI => Ok(Response::json(
                     200,
                     &WhoAmI { anon_id: verified.anon_id, expires_at: verified.expires_at },
@@ -191,9 +201,12 @@ fn authenticate(
     req: &Request<'_>,
     config: &Config,
     now_ms: i64,
+    grace_seconds: u64,
 ) -> Result<VerifiedToken, ApiError> {
     let raw = bearer::token_from_header(req.authorization).map_err(ApiError::Bearer)?;
-    token::verify(config.policy(), raw, now_ms.div_euclid(1000)).map_err(ApiError::Token)
+    let grace = i64::try_from(grace_seconds).unwrap_or(i64::MAX);
+    token::verify_with_grace(config.policy(), raw, now_ms.div_euclid(1000), grace)
+        .map_err(ApiError::Token)
 }
 
 /// The API's OpenAPI 3.1 document, served as written.
@@ -224,6 +237,12 @@ struct Login {
 
 fn login(config: &Config, now_ms: i64) -> Result<Response, ApiError> {
     let anon_id = AnonId::generate().map_err(ApiError::Random)?;
+    issue(config, anon_id, now_ms)
+}
+
+/// A token for `anon_id`, in the shape `POST /anon/login` answers with; a
+/// refresh answers the same way for the visitor it already knows.
+fn issue(config: &Config, anon_id: AnonId, now_ms: i64) -> Result<Response, ApiError> {
     let minted =
         token::mint(config.policy(), anon_id, now_ms.div_euclid(1000), config.token_ttl_seconds)
             .map_err(ApiError::Mint)?;
@@ -243,6 +262,31 @@ fn login(config: &Config, now_ms: i64) -> Result<Response, ApiError> {
 struct WhoAmI {
     anon_id: AnonId,
     expires_at: i64,
+}
+
+#[derive(Serialize)]
+struct Me {
+    anon_id: AnonId,
+    /// Unix seconds; `null` until the visitor records an action.
+    created_at: Option<i64>,
+    last_activity_at: Option<i64>,
+    token_expires_at: i64,
+    action_count: usize,
+}
+
+async fn me<K: Kv>(store: &Store<'_, K>, verified: VerifiedToken) -> Result<Response, ApiError> {
+    let record = store.record(verified.anon_id).await.map_err(ApiError::Storage)?;
+    let action_count = store.count_actions(verified.anon_id).await.map_err(ApiError::Storage)?;
+    Ok(Response::json(
+        200,
+        &Me {
+            anon_id: verified.anon_id,
+            created_at: record.map(|r| r.created_at),
+            last_activity_at: record.map(|r| r.last_activity_at),
+            token_expires_at: verified.expires_at,
+            action_count,
+        },
+    ))
 }
 
 #[derive(Serialize)]

@@ -20,6 +20,10 @@ pub enum Route {
     Login,
     /// `GET /anon/whoami`: what the token says, with no KV operation.
     WhoAmI,
+    /// `POST /anon/refresh`: a fresh token for the same visitor.
+    Refresh,
+    /// `GET /anon/me`: the visitor's record.
+    Me,
     /// `GET /items/my_anonymous_items`: the visitor's actions.
     MyItems,
     /// `POST /items/add_action?action=…`: record an action.
@@ -37,6 +41,8 @@ pub const TABLE: &[(&str, &str, Route)] = &[
     ("/.well-known/jwks.json", "GET", Route::Jwks),
     ("/anon/login", "POST", Route::Login),
     ("/anon/whoami", "GET", Route::WhoAmI),
+    ("/anon/refresh", "POST", Route::Refresh),
+    ("/anon/me", "GET", Route::Me),
     ("/items/my_anonymous_items", "GET", Route::MyItems),
     ("/items/add_action", "POST", Route::AddAction),
 ];
@@ -51,6 +57,8 @@ impl Route {
             Self::Jwks => "jwks",
             Self::Login => "login",
             Self::WhoAmI => "whoami",
+            Self::Refresh => "refresh",
+            Self::Me => "me",
             Self::MyItems => "my_items",
             Self::AddAction => "add_action",
             #[cfg(feature = "test-hooks")]

@@ -265,6 +265,38 @@ impl<'a, K: Kv> Store<'a, K> {
         Ok(false)
     }
 
+    /// The visitor's record, if they have recorded an action. One KV read.
+    ///
+    /// # Errors
+    ///
+    /// The platform's [`KvError`].
+    pub async fn record(&self, id: AnonId) -> Result<Option<UserRecord>, KvError> {
+        let text = self.kv.get(&record_key(id)).await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// How many actions the visitor holds, as far as KV's listing shows:
+    /// one `list` per 1000 actions, within the counting budget that
+    /// [`Store::at_capacity`] also uses.
+    ///
+    /// # Errors
+    ///
+    /// The platform's [`KvError`].
+    pub async fn count_actions(&self, id: AnonId) -> Result<usize, KvError> {
+        let prefix = actions_prefix(id);
+        let mut count = 0;
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_COUNT_CALLS {
+            let page = self.kv.list(&prefix, KV_LIST_MAX, cursor.as_deref()).await?;
+            count += page.keys.len();
+            cursor = page.cursor;
+            if page.complete || cursor.is_none() {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
     /// Creates or refreshes the visitor's record after activity at `now`
     /// (Unix seconds): one KV read, plus one write when the record is new or
     /// older than [`RECORD_REFRESH_SECONDS`].

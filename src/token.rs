@@ -268,6 +268,22 @@ fn timestamp(secs: i64) -> Result<DateTime<Utc>, MintError> {
 /// The first [`TokenError`] found, in the order: size, structure, header,
 /// key, algorithm and signature, claims.
 pub fn verify(policy: &Policy, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+    verify_with_grace(policy, token, now, 0)
+}
+
+/// [`verify`], but a token that expired less than `grace_seconds` (plus the
+/// leeway) ago still passes: what `POST /anon/refresh` accepts. Every other
+/// rule is the same.
+///
+/// # Errors
+///
+/// As [`verify`].
+pub fn verify_with_grace(
+    policy: &Policy,
+    token: &str,
+    now: i64,
+    grace_seconds: i64,
+) -> Result<VerifiedToken, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLong);
     }
@@ -303,7 +319,7 @@ pub fn verify(policy: &Policy, token: &str, now: i64) -> Result<VerifiedToken, T
     let claims = verified.claims();
 
     let expires_at = claims.expiration.ok_or(TokenError::MissingExpiry)?.timestamp();
-    if now >= expires_at.saturating_add(LEEWAY_SECONDS) {
+    if now >= expires_at.saturating_add(LEEWAY_SECONDS).saturating_add(grace_seconds) {
         return Err(TokenError::Expired);
     }
     if let Some(not_before) = claims.not_before

@@ -474,3 +474,60 @@ fn an_hs256_worker_publishes_an_empty_jwks() {
     assert_eq!(r.status, 200);
     assert_eq!(body, serde_json::json!({"keys": []}));
 }
+
+#[test]
+fn refresh_gives_the_same_visitor_a_fresh_token_without_kv() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    c.now_ms.set(NOW_MS + 3_600_000);
+    let (r, body) = c.call("POST", "/anon/refresh", Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(body["anon_id"], id.as_str());
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 604_800);
+    assert_ne!(format!("Bearer {}", body["access_token"].as_str().unwrap()), auth);
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+
+    let fresh = format!("Bearer {}", body["access_token"].as_str().unwrap());
+    let (_, who) = c.call("GET", "/anon/whoami", Some(&fresh));
+    assert_eq!(who["expires_at"], (NOW_MS + 3_600_000) / 1000 + 604_800);
+}
+
+#[test]
+fn an_expired_token_refreshes_within_the_grace_period_and_not_after() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    let day_ms = 24 * 3_600_000;
+
+    c.now_ms.set(NOW_MS + 8 * day_ms);
+    assert_eq!(c.call("GET", "/anon/whoami", Some(&auth)).0.status, 401, "expired");
+    assert_eq!(c.call("POST", "/anon/refresh", Some(&auth)).0.status, 200, "in grace");
+
+    c.now_ms.set(NOW_MS + 15 * day_ms);
+    let (r, body) = c.call("POST", "/anon/refresh", Some(&auth));
+    assert_eq!(r.status, 401, "past grace");
+    assert_eq!(body["detail"], "token has expired");
+}
+
+#[test]
+fn me_returns_the_record_and_the_count_in_few_kv_operations() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    let (r, body) = c.call("GET", "/anon/me", Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "anon_id": id, "created_at": null, "last_activity_at": null,
+            "token_expires_at": NOW_MS / 1000 + 604_800, "action_count": 0,
+        })
+    );
+
+    c.call("POST", "/items/add_action?action=a", Some(&auth));
+    c.call("POST", "/items/add_action?action=b", Some(&auth));
+    c.kv.reset_ops();
+    let (_, body) = c.call("GET", "/anon/me", Some(&auth));
+    assert_eq!(body["action_count"], 2);
+    assert_eq!(body["created_at"], NOW_MS / 1000);
+    assert_eq!(*c.kv.ops.borrow(), (1, 0, 1), "one get and one list");
+}

@@ -281,3 +281,30 @@ fn a_null_crit_or_aud_counts_as_present_and_is_refused() {
     let aud_null = signed_claims(&claims_with(r#","exp":1900000000,"aud":null"#));
     assert_eq!(verify(SECRET, &aud_null, NOW), Err(TokenError::WrongAudience));
 }
+
+#[test]
+fn within_the_grace_period_an_expired_token_still_refreshes() {
+    let grace = 7 * 24 * 3600;
+    let policy = Policy::new(KeySet::seed(SECRET));
+    for (offset, expected) in [
+        (-3600, Ok(())),
+        (-grace, Ok(())),
+        (-grace - 59, Ok(())),
+        (-grace - 60, Err(TokenError::Expired)),
+    ] {
+        let exp = NOW + offset;
+        let token = signed_claims(&claims_with(&format!(r#","exp":{exp}"#)));
+        assert_eq!(
+            verify(SECRET, &token, NOW).is_ok(),
+            offset > -60,
+            "plain verify, exp{offset:+}"
+        );
+        assert_eq!(
+            verify_with_grace(&policy, &token, NOW, grace).map(|_| ()),
+            expected,
+            "exp = now{offset:+}"
+        );
+    }
+    let far = signed_claims(&claims_with(r#","exp":1900000000"#));
+    assert_eq!(verify_with_grace(&policy, &far, i64::MAX, i64::MAX), Err(TokenError::Expired));
+}
