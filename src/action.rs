@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use percent_encoding::percent_decode;
+use crate::query::{self, ParamError};
 
 /// Longest action, in characters. The action travels in KV key metadata,
 /// which is capped at 1024 bytes of JSON; 200 characters take at most 800
@@ -86,59 +86,52 @@ pub enum ActionError {
     ControlCharacter,
 }
 
+impl ActionError {
+    /// The rule that was broken, without naming the field, so that the
+    /// query form and the JSON body can each name theirs.
+    #[must_use]
+    pub fn rule(self) -> String {
+        match self {
+            Self::Missing => "is required".to_owned(),
+            Self::Repeated => "must be given once".to_owned(),
+            Self::Empty => "must not be empty".to_owned(),
+            Self::TooLong => format!("must be at most {MAX_ACTION_CHARS} characters"),
+            Self::NotUtf8 => "is not valid UTF-8".to_owned(),
+            Self::ControlCharacter => "must not contain control characters".to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Missing => f.write_str("query parameter `action` is required"),
-            Self::Repeated => f.write_str("query parameter `action` must be given once"),
-            Self::Empty => f.write_str("query parameter `action` must not be empty"),
-            Self::TooLong => {
-                write!(f, "query parameter `action` must be at most {MAX_ACTION_CHARS} characters")
-            }
-            Self::NotUtf8 => f.write_str("query parameter `action` is not valid UTF-8"),
-            Self::ControlCharacter => {
-                f.write_str("query parameter `action` must not contain control characters")
-            }
-        }
+        write!(f, "query parameter `action` {}", self.rule())
     }
 }
 
 impl std::error::Error for ActionError {}
 
 /// Finds and validates the single `action` parameter in a raw query string
-/// (the part after `?`, without the `#` fragment).
+/// (the part after `?`, without the `#` fragment), decoded by
+/// [`crate::query`].
 ///
 /// # Errors
 ///
 /// [`ActionError`] saying what is wrong with the parameter.
 pub fn from_query(query: &str) -> Result<Action, ActionError> {
-    let mut found = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if form_decode(name).as_deref() != Ok("action") {
-            continue;
-        }
-        if found.is_some() {
-            return Err(ActionError::Repeated);
-        }
-        found = Some(value);
-    }
-
-    let raw = found.ok_or(ActionError::Missing)?;
+    let raw = query::raw(query, "action").map_err(param_error)?.ok_or(ActionError::Missing)?;
     // A character is at most four bytes, and percent-encoding triples each;
     // anything longer cannot decode to an acceptable action.
     if raw.len() > MAX_ACTION_CHARS * 4 * 3 {
         return Err(ActionError::TooLong);
     }
-    Action::new(form_decode(raw)?)
+    Action::new(query::decode(raw).map_err(param_error)?.into_owned())
 }
 
-fn form_decode(raw: &str) -> Result<String, ActionError> {
-    let spaced = raw.replace('+', " ");
-    percent_decode(spaced.as_bytes())
-        .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
-        .map_err(|_| ActionError::NotUtf8)
+fn param_error(e: ParamError) -> ActionError {
+    match e {
+        ParamError::Repeated => ActionError::Repeated,
+        ParamError::NotUtf8 => ActionError::NotUtf8,
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use crate::{
     cors::{BadOrigin, CorsPolicy},
     keys::{Algorithm, Key, KeySet},
+    retention::Retention,
     token::Policy,
 };
 
@@ -68,7 +69,7 @@ pub const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 7 * 24 * 3600;
 /// Token lifetime; defaults to 7 days, like the seed.
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
-/// How long a visitor's data outlives their last write; defaults to 30 days.
+/// How long a visitor's data outlives their last activity; defaults to 30 days.
 pub const DEFAULT_DATA_TTL_SECONDS: u64 = 30 * 24 * 3600;
 
 /// Upper bound for either lifetime: ten years keeps every timestamp we
@@ -83,14 +84,18 @@ pub struct Config {
     policy: Policy,
     /// `TOKEN_TTL_SECONDS`: lifetime of a minted token; defaults to 7 days.
     pub token_ttl_seconds: u64,
-    /// `DATA_TTL_SECONDS`: expiration of every KV key after its last write;
-    /// defaults to 30 days, at least 60 seconds (KV's minimum).
+    /// `DATA_TTL_SECONDS`: how long a visitor's data outlives their last
+    /// activity (at least this, at most 1.5 times it; see
+    /// [`crate::retention`]); defaults to 30 days, at least 60 seconds
+    /// (KV's minimum TTL).
     pub data_ttl_seconds: u64,
     /// `REFRESH_GRACE_SECONDS`: how long after its expiry a token may still
     /// be exchanged at `POST /anon/refresh`; defaults to 7 days, 0 to turn
     /// grace off.
     pub refresh_grace_seconds: u64,
     turnstile_secret: Option<String>,
+    /// Seals list cursors; derived from the signing key.
+    cursor_key: [u8; 32],
 }
 
 impl fmt::Debug for Config {
@@ -250,13 +255,37 @@ impl Config {
         cors_policy(&lookup).map_err(ConfigError::BadOrigins)?;
         let turnstile_secret = lookup(TURNSTILE_BINDING).filter(|s| !s.trim().is_empty());
 
+        let cursor_key = policy.keys.derive_secret(crate::cursor::KEY_LABEL);
         Ok(Self {
             policy,
             token_ttl_seconds,
             data_ttl_seconds,
             refresh_grace_seconds,
             turnstile_secret,
+            cursor_key,
         })
+    }
+
+    /// The expiration rules for the visitor's data.
+    #[must_use]
+    pub fn retention(&self) -> Retention {
+        Retention::new(self.data_ttl_seconds)
+    }
+
+    /// How long an erased visitor's tombstone must live: until every token
+    /// minted for them before the erase is past its refresh grace, and so
+    /// refused on its own. Computed from the lifetimes configured at the
+    /// time of the erase.
+    #[must_use]
+    pub fn tombstone_ttl_seconds(&self) -> u64 {
+        let leeway = crate::token::LEEWAY_SECONDS.unsigned_abs();
+        self.token_ttl_seconds + self.refresh_grace_seconds + 2 * leeway
+    }
+
+    /// The key that seals list cursors ([`crate::cursor`]).
+    #[must_use]
+    pub fn cursor_key(&self) -> &[u8; 32] {
+        &self.cursor_key
     }
 
     /// The Turnstile secret, when minting requires a Turnstile token.

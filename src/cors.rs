@@ -29,7 +29,7 @@ use std::fmt;
 use crate::http::Response;
 
 /// Methods the API answers.
-pub const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
+pub const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
 /// Request headers a page may send: these two must be named explicitly.
 pub const ALLOW_HEADERS: &str = "authorization, content-type, cf-turnstile-response";

@@ -23,7 +23,7 @@ use crate::{
     config::{self, Config, ConfigError},
     cors::CorsPolicy,
     handlers::{self, Deps},
-    http::{MAX_BODY_BYTES, Request, Response},
+    http::{self, Body, MAX_BODY_BYTES, Request, Response},
     log,
 };
 
@@ -67,7 +67,7 @@ fn cors(env: &worker::Env) -> &'static CorsPolicy {
 pub async fn fetch(
     req: web_sys::Request,
     env: worker::Env,
-    _ctx: JsValue,
+    ctx: JsValue,
 ) -> Result<web_sys::Response, JsValue> {
     let started_ms = js_sys::Date::now();
     let method = req.method();
@@ -85,16 +85,33 @@ pub async fn fetch(
     request.preflight_method = preflight_method.as_deref();
 
     let config = config(&env);
-    let (client_ip, turnstile, body) = if request.wants_body() {
-        let turnstile_on = config.is_ok_and(|c| c.turnstile_secret().is_some());
-        let body = if turnstile_on { read_body(&req, &headers).await } else { None };
-        (header("cf-connecting-ip"), header("cf-turnstile-response"), body)
+    let turnstile_on = config.is_ok_and(|c| c.turnstile_secret().is_some());
+    // A body over the cap gets its 413 unread, on any route; only the
+    // routes that take a body read one.
+    let declared = if request.may_have_body() { header("content-length") } else { None };
+    let read = if http::declared_too_large(declared.as_deref()) {
+        Err(Body::TooLarge)
+    } else if request.wants_body(turnstile_on) {
+        read_body(&req).await
     } else {
-        (None, None, None)
+        Ok(None)
+    };
+    request.body = match &read {
+        Ok(Some(text)) => Body::Text(text),
+        Ok(None) => Body::Unread,
+        Err(other) => *other,
+    };
+    let is_post = request.method == "POST";
+    let (client_ip, turnstile) = if is_post && request.path == "/anon/login" {
+        (header("cf-connecting-ip"), header("cf-turnstile-response"))
+    } else {
+        (None, None)
     };
     request.client_ip = client_ip.as_deref();
     request.turnstile = turnstile.as_deref();
-    request.body = body.as_deref();
+    let content_type =
+        if is_post && request.path == "/v1/actions" { header("content-type") } else { None };
+    request.content_type = content_type.as_deref();
 
     let kv = kv::WorkerKv::new(&env);
     let platform = platform::WorkerPlatform::new(&env);
@@ -104,6 +121,11 @@ pub async fn fetch(
 
     let deps = Deps { config, cors: cors(&env), kv: kv.as_ref(), platform: &platform, now_ms };
     let outcome = handlers::handle(&request, &deps).await;
+    if let (Some(job), Some(kv), Ok(config)) = (outcome.follow_up, kv, config) {
+        wait_until(&ctx, async move {
+            console_log(&handlers::follow_up(&kv, config, job).await);
+        });
+    }
 
     // CF-Ray names the request in Cloudflare's own logs too; elsewhere
     // (local development) a random id stands in.
@@ -114,32 +136,37 @@ pub async fn fetch(
     into_js(&outcome.response, &request_id)
 }
 
-/// Reads a body of at most [`MAX_BODY_BYTES`]. A declared `Content-Length`
-/// over the cap is refused unread; otherwise the stream is read chunk by
-/// chunk and abandoned as soon as it passes the cap, so an oversized body is
-/// never buffered whole.
-async fn read_body(req: &web_sys::Request, headers: &Headers) -> Option<String> {
-    let declared = headers.get("content-length").ok().flatten();
-    if declared.and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l > MAX_BODY_BYTES) {
-        return None;
-    }
-    let reader: web_sys::ReadableStreamDefaultReader = req.body()?.get_reader().unchecked_into();
+/// Reads a body of at most [`MAX_BODY_BYTES`] (a declared `Content-Length`
+/// over the cap was refused before). The stream is read chunk by chunk and
+/// abandoned as soon as it passes the cap, so an oversized body sent without
+/// a length is never buffered whole either.
+async fn read_body(req: &web_sys::Request) -> Result<Option<String>, Body<'static>> {
+    let Some(stream) = req.body() else {
+        return Ok(None);
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut bytes = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.ok()?;
-        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done")).ok()?;
-        if done.as_bool().unwrap_or(true) {
+        // A stream that fails or yields something other than bytes is
+        // treated as no body: the handler then says what it needed.
+        let Ok(chunk) = JsFuture::from(reader.read()).await else {
+            return Ok(None);
+        };
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done")).ok();
+        if done.and_then(|d| d.as_bool()).unwrap_or(true) {
             break;
         }
-        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok()?;
-        let value: js_sys::Uint8Array = value.dyn_into().ok()?;
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")).ok();
+        let Some(value) = value.and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok()) else {
+            return Ok(None);
+        };
         if bytes.len() + value.length() as usize > MAX_BODY_BYTES {
             let _ = reader.cancel();
-            return None;
+            return Err(Body::TooLarge);
         }
         bytes.extend(value.to_vec());
     }
-    String::from_utf8(bytes).ok()
+    String::from_utf8(bytes).map(Some).map_err(|_| Body::NotUtf8)
 }
 
 fn random_id() -> String {
@@ -191,6 +218,24 @@ fn into_js(response: &Response, request_id: &str) -> Result<web_sys::Response, J
     init.set_headers(&headers);
     let body = (!response.body.is_empty()).then_some(response.body.as_str());
     web_sys::Response::new_with_opt_str_and_init(body, &init)
+}
+
+/// Hands `work` to the runtime's `ctx.waitUntil`, which keeps the
+/// invocation alive after the response until it settles. Without a
+/// `waitUntil` (not a Workers runtime) the work is not started.
+fn wait_until(ctx: &JsValue, work: impl std::future::Future<Output = ()> + 'static) {
+    let Some(wait) = js_sys::Reflect::get(ctx, &JsValue::from_str("waitUntil"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    else {
+        console_log(r#"{"level":"warn","event":"follow_up","detail":"no ctx.waitUntil"}"#);
+        return;
+    };
+    let promise = wasm_bindgen_futures::future_to_promise(async move {
+        work.await;
+        Ok(JsValue::UNDEFINED)
+    });
+    let _ = wait.call1(ctx, &promise);
 }
 
 fn console_log(line: &str) {

@@ -10,14 +10,19 @@ use std::fmt;
 
 use crate::{
     action::ActionError,
+    action_json::BodyError,
     anon_id::RandomUnavailable,
     bearer::BearerError,
     config::ConfigError,
-    http::Response,
+    http::{MAX_BODY_BYTES, Response},
     kv::KvError,
+    page::PageError,
     token::{MintError, TokenError},
     turnstile::TurnstileError,
 };
+
+/// Why an erased visitor's token is refused.
+const ERASED: &str = "this session was erased; start a new one";
 
 /// Seconds a rate-limited client is told to wait: the limiters' period
 /// (`simple.period` in `wrangler.toml`, 60 s).
@@ -40,6 +45,14 @@ pub enum ApiError {
     Token(TokenError),
     /// The `action` parameter was refused.
     Action(ActionError),
+    /// The body of a structured action was refused.
+    Body(BodyError),
+    /// The query of a page of actions was refused.
+    Page(PageError),
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    BodyTooLarge,
+    /// The visitor erased their data, which revoked their tokens.
+    Erased,
     /// The visitor holds [`crate::store::MAX_ACTIONS_PER_VISITOR`] actions.
     TooManyActions,
     /// A rate limiter said no.
@@ -66,6 +79,11 @@ impl ApiError {
             Self::Bearer(e) => e.error_code().unwrap_or("missing_token"),
             Self::Token(_) => "invalid_token",
             Self::Action(_) => "invalid_action",
+            Self::Body(BodyError::NotJsonContentType) => "unsupported_media_type",
+            Self::Body(_) => "invalid_body",
+            Self::Page(_) => "invalid_page",
+            Self::BodyTooLarge => "body_too_large",
+            Self::Erased => "erased",
             Self::TooManyActions => "too_many_actions",
             Self::RateLimited => "rate_limited",
             Self::Turnstile(TurnstileError::Missing) => "turnstile_missing",
@@ -115,6 +133,17 @@ impl ApiError {
             Self::Token(e) => detail(401, &e.to_string())
                 .with_header("www-authenticate", challenge("invalid_token", &e.to_string())),
             Self::Action(e) => detail(422, &e.to_string()),
+            Self::Body(e @ BodyError::NotJsonContentType) => detail(415, &e.to_string()),
+            Self::Body(e) => detail(422, &e.to_string()),
+            Self::Page(e) => detail(422, &e.to_string()),
+            Self::BodyTooLarge => {
+                detail(413, &format!("the request body must be at most {MAX_BODY_BYTES} bytes"))
+            }
+            // The token itself is sound; what it names is gone. Like any
+            // refused token it is a 401, so clients have one reaction:
+            // start a new session.
+            Self::Erased => detail(401, ERASED)
+                .with_header("www-authenticate", challenge("invalid_token", ERASED)),
             Self::TooManyActions => detail(
                 409,
                 &format!(
@@ -152,6 +181,8 @@ impl std::error::Error for ApiError {
             Self::Bearer(e) => Some(e),
             Self::Token(e) => Some(e),
             Self::Action(e) => Some(e),
+            Self::Body(e) => Some(e),
+            Self::Page(e) => Some(e),
             Self::Config(e) => Some(e),
             Self::Storage(e) => Some(e),
             Self::Random(e) => Some(e),
@@ -160,7 +191,9 @@ impl std::error::Error for ApiError {
             Self::NotFound
             | Self::MethodNotAllowed { .. }
             | Self::TooManyActions
-            | Self::RateLimited => None,
+            | Self::RateLimited
+            | Self::BodyTooLarge
+            | Self::Erased => None,
         }
     }
 }
@@ -238,7 +271,7 @@ mod tests {
                 .iter()
                 .map(ToString::to_string),
         );
-        for text in texts {
+        for text in texts.chain([ERASED.to_owned()]) {
             assert!(text.bytes().all(|b| b.is_ascii() && b != b'"' && b != b'\\'), "{text}");
         }
     }
@@ -250,6 +283,23 @@ mod tests {
         assert_eq!(r.status, 503);
         assert!(!r.body.contains("internal thing"));
         assert_eq!(e.log_detail().as_deref(), Some("kv put failed: internal thing"));
+    }
+
+    #[test]
+    fn an_erased_visitors_token_is_a_401_invalid_token() {
+        let r = ApiError::Erased.to_response();
+        assert_eq!(r.status, 401);
+        assert!(r.header("www-authenticate").unwrap().contains(r#"error="invalid_token""#));
+        assert_eq!(body(&r)["detail"], "this session was erased; start a new one");
+    }
+
+    #[test]
+    fn bodies_get_413_415_and_422_by_what_is_wrong() {
+        assert_eq!(ApiError::BodyTooLarge.to_response().status, 413);
+        assert!(ApiError::BodyTooLarge.to_response().body.contains("8192 bytes"));
+        assert_eq!(ApiError::Body(BodyError::NotJsonContentType).to_response().status, 415);
+        assert_eq!(ApiError::Body(BodyError::Missing).to_response().status, 422);
+        assert_eq!(ApiError::Page(PageError::BadLimit).to_response().status, 422);
     }
 
     #[test]

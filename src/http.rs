@@ -23,8 +23,36 @@ pub struct Request<'a> {
     pub client_ip: Option<&'a str>,
     /// `CF-Turnstile-Response`, read only on `POST /anon/login`.
     pub turnstile: Option<&'a str>,
-    /// The body, read only where [`Request::wants_body`] says so.
-    pub body: Option<&'a str>,
+    /// `Content-Type`, read only where the body is.
+    pub content_type: Option<&'a str>,
+    /// The body, as far as the edge read it.
+    pub body: Body<'a>,
+}
+
+/// What the edge made of a request's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Body<'a> {
+    /// Not read: the route takes none, or sent none.
+    #[default]
+    Unread,
+    /// Read whole, as UTF-8 text.
+    Text(&'a str),
+    /// Over [`MAX_BODY_BYTES`], declared or found while reading; it was not
+    /// buffered.
+    TooLarge,
+    /// Read, but not UTF-8.
+    NotUtf8,
+}
+
+impl<'a> Body<'a> {
+    /// The text, when there is one.
+    #[must_use]
+    pub fn text(self) -> Option<&'a str> {
+        match self {
+            Self::Text(text) => Some(text),
+            _ => None,
+        }
+    }
 }
 
 impl<'a> Request<'a> {
@@ -44,7 +72,8 @@ impl<'a> Request<'a> {
             preflight_method: None,
             client_ip: None,
             turnstile: None,
-            body: None,
+            content_type: None,
+            body: Body::Unread,
         }
     }
 
@@ -54,16 +83,38 @@ impl<'a> Request<'a> {
         self.method == "OPTIONS"
     }
 
-    /// Whether the handlers may read the body (a Turnstile token for a
-    /// mint); other bodies are never read.
+    /// Whether the handlers read the body: a structured action's, and a
+    /// mint's when it carries a Turnstile token. Other bodies are never read.
     #[must_use]
-    pub fn wants_body(&self) -> bool {
-        self.method == "POST" && self.path == "/anon/login"
+    pub fn wants_body(&self, turnstile_on: bool) -> bool {
+        self.method == "POST"
+            && (self.path == "/v1/actions" || (turnstile_on && self.path == "/anon/login"))
+    }
+
+    /// Whether the request may carry a body whose declared length the edge
+    /// should check: every method but those that never have one.
+    #[must_use]
+    pub fn may_have_body(&self) -> bool {
+        !matches!(self.method, "GET" | "HEAD" | "OPTIONS")
     }
 }
 
-/// Bodies longer than this are not read (a Turnstile token is about 2 KB).
+/// Largest body any route accepts; larger ones get 413 unread. A
+/// structured action is at most 900 bytes of JSON and a Turnstile token
+/// about 2 KB, so this leaves room for whitespace and escapes.
 pub const MAX_BODY_BYTES: usize = 8192;
+
+/// Whether a declared `Content-Length` is over [`MAX_BODY_BYTES`],
+/// including one too large to parse. A value that is not a number is left
+/// to the runtime, which refuses it.
+#[must_use]
+pub fn declared_too_large(content_length: Option<&str>) -> bool {
+    content_length.map(str::trim).is_some_and(|l| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_digit())
+            && l.parse::<u64>().map_or(true, |l| l > MAX_BODY_BYTES as u64)
+    })
+}
 
 /// A response ready to hand to the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,5 +192,28 @@ mod tests {
         assert_eq!((r.path, r.query), ("/", ""));
         let r = Request::from_url("GET", "https://example.com/a?b?c", None);
         assert_eq!((r.path, r.query), ("/a", "b?c"));
+    }
+
+    #[test]
+    fn a_declared_length_over_the_cap_is_too_large_however_it_is_written() {
+        assert!(!declared_too_large(None));
+        assert!(!declared_too_large(Some("8192")));
+        assert!(declared_too_large(Some("8193")));
+        assert!(declared_too_large(Some(" 100000 ")));
+        assert!(declared_too_large(Some("99999999999999999999999999")));
+        assert!(!declared_too_large(Some("")));
+        assert!(!declared_too_large(Some("-1")));
+    }
+
+    #[test]
+    fn only_the_routes_that_need_a_body_read_one() {
+        let post = |path| Request::from_url("POST", path, None);
+        assert!(post("http://h/v1/actions").wants_body(false));
+        assert!(!post("http://h/anon/login").wants_body(false));
+        assert!(post("http://h/anon/login").wants_body(true));
+        assert!(!post("http://h/items/add_action").wants_body(true));
+        assert!(!Request::from_url("GET", "http://h/v1/actions", None).wants_body(true));
+        assert!(Request::from_url("DELETE", "http://h/anon/me", None).may_have_body());
+        assert!(!Request::from_url("GET", "http://h/", None).may_have_body());
     }
 }

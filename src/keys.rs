@@ -28,12 +28,14 @@ use std::{borrow::Cow, fmt};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use ed25519_compact::{KeyPair, Seed, Signature};
+use hmac::{Hmac, Mac};
 use jwt_compact::{
     AlgorithmExt, AlgorithmSignature, Claims, CreationError, Header, Token, UntrustedToken,
     ValidationError,
     alg::{Hs256, Hs256Key, Hs256Signature},
 };
 use serde::{Serialize, de::DeserializeOwned};
+use sha2::Sha256;
 
 /// An algorithm a key can be configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +248,22 @@ impl KeySet {
     #[must_use]
     pub fn find(&self, kid: Option<&str>) -> Option<&Key> {
         self.keys.iter().find(|key| key.kid() == kid)
+    }
+
+    /// A 32-byte secret for `label`, derived from the signing key with
+    /// HMAC-SHA256 (the extract step of RFC 5869), so that other things the
+    /// worker must seal, such as list cursors, need no secret of their own.
+    /// It changes when the signing key does.
+    #[must_use]
+    pub fn derive_secret(&self, label: &[u8]) -> [u8; 32] {
+        let material: Cow<'_, [u8]> = match &self.signing().material {
+            Material::Hs256(key) => Cow::Borrowed(key.as_ref()),
+            Material::Ed25519(pair) => Cow::Owned(pair.sk.seed().to_vec()),
+        };
+        // HMAC takes a key of any length, so the fallback is never taken.
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&material)
+            .map(|mac| mac.chain_update(label).finalize().into_bytes());
+        mac.map(Into::into).unwrap_or([0; 32])
     }
 
     /// The public keys as a JWK Set (RFC 7517 §5), signing key first. HS256

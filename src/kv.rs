@@ -1,4 +1,4 @@
-//! The three Workers KV operations the worker uses, as a trait.
+//! The four Workers KV operations the worker uses, as a trait.
 //!
 //! The worker implements it over the `worker` crate's `KvStore` (see
 //! `edge::kv`); host tests implement it in memory, including a mode where
@@ -16,6 +16,10 @@ pub struct ListedKey {
     pub name: String,
     /// Its metadata, if it has any.
     pub metadata: Option<Value>,
+    /// When KV will drop it, in Unix seconds, if it expires. Every key this
+    /// worker writes does; sliding expiration reads this to find the keys
+    /// that need rewriting.
+    pub expiration: Option<i64>,
 }
 
 /// One page of a prefix listing, in KV's order (UTF-8 byte order of names).
@@ -46,7 +50,7 @@ pub struct Put<'a> {
 /// A KV operation failed (the platform's error, not the caller's input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvError {
-    /// Which operation: `get`, `put` or `list`.
+    /// Which operation: `get`, `put`, `list` or `delete`.
     pub op: &'static str,
     /// The platform's message. It may name a key, never a token.
     pub detail: String,
@@ -77,6 +81,26 @@ pub trait Kv {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<ListPage, KvError>;
+
+    /// Deletes a key; deleting a key that does not exist succeeds.
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
+
+    /// Writes several keys; the platform may run them concurrently. Each
+    /// counts as one operation against KV's per-invocation limit.
+    async fn put_all(&self, puts: &[Put<'_>]) -> Result<(), KvError> {
+        for put in puts {
+            self.put(put.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes several keys; the platform may run them concurrently.
+    async fn delete_all(&self, keys: &[&str]) -> Result<(), KvError> {
+        for key in keys {
+            self.delete(key).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,14 @@
 //! | [`bearer`] | the `Authorization` header (RFC 6750) |
 //! | [`keys`] | signing keys by `kid`, their algorithms, the public JWKS |
 //! | [`token`] | minting and verifying the JWT (HS256 or EdDSA) |
-//! | [`action`] | the `action` query parameter |
+//! | [`query`] | query-string parameters, decoded as forms |
+//! | [`action`] | an action's text: the seed's `action` parameter, a structured action's `type` |
+//! | [`action_json`] | the JSON body of a structured action |
+//! | [`page`] | the query of a page of actions |
+//! | [`cursor`] | sealed list cursors |
 //! | [`kv`] | the KV operations we use, as a trait |
-//! | [`store`] | the KV layout and its write rules |
+//! | [`retention`] | sliding expiration: when a visitor's keys are rewritten |
+//! | [`store`] | the KV layout, its write rules, sliding and erasing |
 //! | [`routes`] | method and path to endpoint |
 //! | [`cors`] | which origins may call the API from a browser |
 //! | [`platform`] | rate limits and outbound calls, as a trait |
@@ -28,17 +33,22 @@
 //! | `edge` | the wasm entry point and the KV binding (wasm32 only) |
 
 pub mod action;
+pub mod action_json;
 pub mod anon_id;
 pub mod bearer;
 pub mod config;
 pub mod cors;
+pub mod cursor;
 pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod keys;
 pub mod kv;
 pub mod log;
+pub mod page;
 pub mod platform;
+pub mod query;
+pub mod retention;
 pub mod routes;
 pub mod store;
 pub mod token;

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::{anon_id::AnonId, handlers::Outcome, http::Request};
+use crate::{anon_id::AnonId, handlers::Outcome, http::Request, kv::KvError, store::Slid};
 
 /// Paths are attacker-chosen; a long one is cut to keep lines small.
 const MAX_LOGGED_PATH: usize = 128;
@@ -66,6 +66,45 @@ pub fn request_line(
         .unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
 }
 
+#[derive(Serialize)]
+struct SlideLine {
+    level: &'static str,
+    event: &'static str,
+    anon_id: AnonId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rewritten: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    complete: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+/// The log line of a scan that slid a visitor's expiration (run after the
+/// response of the request that triggered it).
+#[must_use]
+pub fn slide_line(anon_id: AnonId, result: &Result<Slid, KvError>) -> String {
+    let line = match result {
+        Ok(slid) => SlideLine {
+            level: "info",
+            event: "slide",
+            anon_id,
+            rewritten: Some(slid.rewritten),
+            complete: Some(slid.complete),
+            detail: None,
+        },
+        Err(e) => SlideLine {
+            level: "warn",
+            event: "slide",
+            anon_id,
+            rewritten: None,
+            complete: None,
+            detail: Some(e.to_string()),
+        },
+    };
+    serde_json::to_string(&line)
+        .unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
+}
+
 fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
@@ -95,6 +134,7 @@ mod tests {
             anon_id: None,
             error: Some(error),
             warning: None,
+            follow_up: None,
         };
         let line = request_line(&req, &outcome, "8f1e2d3c4b5a6978-AMS", 3);
         let parsed: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
@@ -111,6 +151,21 @@ mod tests {
     }
 
     #[test]
+    fn a_slide_is_logged_with_what_it_did_or_why_it_failed() {
+        let id = AnonId::parse("3f2504e0-4f89-41d3-9a0c-0305e82c3301").expect("id");
+        let ok: serde_json::Value =
+            serde_json::from_str(&slide_line(id, &Ok(Slid { rewritten: 7, complete: true })))
+                .expect("json");
+        assert_eq!(ok["event"], "slide");
+        assert_eq!((ok["rewritten"].as_u64(), ok["complete"].as_bool()), (Some(7), Some(true)));
+        let failed = KvError { op: "put", detail: "429 Too Many Requests".into() };
+        let line: serde_json::Value =
+            serde_json::from_str(&slide_line(id, &Err(failed))).expect("json");
+        assert_eq!(line["level"], "warn");
+        assert_eq!(line["detail"], "kv put failed: 429 Too Many Requests");
+    }
+
+    #[test]
     fn long_paths_are_cut_on_a_character_boundary() {
         let path = format!("/{}", "é".repeat(200));
         let url = format!("http://h{path}");
@@ -121,6 +176,7 @@ mod tests {
             anon_id: None,
             error: None,
             warning: None,
+            follow_up: None,
         };
         let parsed: serde_json::Value =
             serde_json::from_str(&request_line(&req, &outcome, "id", 0)).expect("json");

@@ -24,6 +24,12 @@ pub enum Route {
     Refresh,
     /// `GET /anon/me`: the visitor's record.
     Me,
+    /// `DELETE /anon/me`: erase the visitor's data and revoke their tokens.
+    Erase,
+    /// `GET /v1/actions`: one page of the visitor's actions.
+    ListActions,
+    /// `POST /v1/actions`: record a structured action.
+    RecordAction,
     /// `GET /items/my_anonymous_items`: the visitor's actions.
     MyItems,
     /// `POST /items/add_action?action=…`: record an action.
@@ -43,6 +49,9 @@ pub const TABLE: &[(&str, &str, Route)] = &[
     ("/anon/whoami", "GET", Route::WhoAmI),
     ("/anon/refresh", "POST", Route::Refresh),
     ("/anon/me", "GET", Route::Me),
+    ("/anon/me", "DELETE", Route::Erase),
+    ("/v1/actions", "GET", Route::ListActions),
+    ("/v1/actions", "POST", Route::RecordAction),
     ("/items/my_anonymous_items", "GET", Route::MyItems),
     ("/items/add_action", "POST", Route::AddAction),
 ];
@@ -59,6 +68,9 @@ impl Route {
             Self::WhoAmI => "whoami",
             Self::Refresh => "refresh",
             Self::Me => "me",
+            Self::Erase => "erase",
+            Self::ListActions => "list_actions",
+            Self::RecordAction => "record_action",
             Self::MyItems => "my_items",
             Self::AddAction => "add_action",
             #[cfg(feature = "test-hooks")]
@@ -127,6 +139,15 @@ mod tests {
         assert_eq!(route("GET", "/anon/whoami"), Ok(Route::WhoAmI));
         assert_eq!(route("GET", "/items/my_anonymous_items"), Ok(Route::MyItems));
         assert_eq!(route("POST", "/items/add_action"), Ok(Route::AddAction));
+        assert_eq!(route("POST", "/anon/refresh"), Ok(Route::Refresh));
+        assert_eq!(route("GET", "/anon/me"), Ok(Route::Me));
+        assert_eq!(route("DELETE", "/anon/me"), Ok(Route::Erase));
+        assert_eq!(route("GET", "/v1/actions"), Ok(Route::ListActions));
+        assert_eq!(route("POST", "/v1/actions"), Ok(Route::RecordAction));
+        assert_eq!(
+            route("PUT", "/anon/me"),
+            Err(ApiError::MethodNotAllowed { allow: "GET, DELETE".into() })
+        );
     }
 
     #[test]

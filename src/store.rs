@@ -3,21 +3,20 @@
 //!
 //! KV has no compare-and-set, the last write to a key wins, and a key takes
 //! about one write per second. So nothing here ever rewrites a shared list:
-//! - each action is its own key, `a:<anon_id>:<ms>-<nonce>`, written once,
-//!   so concurrent requests can never overwrite each other's actions;
+//! - each action is its own key, `a:<anon_id>:<ms>-<nonce>`, written once
+//!   (and rewritten unchanged only to slide its expiration, see
+//!   [`crate::retention`]), so concurrent requests can never overwrite each
+//!   other's actions;
 //! - the action itself rides in the key's metadata, so one `list` call reads
 //!   up to 1000 actions without a `get` per action;
 //! - the visitor's record, `u:<anon_id>`, is rewritten at most once per
 //!   [`RECORD_REFRESH_SECONDS`], and that write is best effort: if KV refuses
 //!   it (for instance because concurrent requests all refreshed it at once),
-//!   the action has still been stored and the request still succeeds.
-//!
-//! Every key is written with `expirationTtl` = `DATA_TTL_SECONDS`, so data
-//! disappears by itself. Known trade-off: KV cannot extend a key's TTL
-//! without rewriting it, so each action expires `DATA_TTL_SECONDS` after it
-//! was recorded, not after the visitor's last activity. The record expires
-//! `DATA_TTL_SECONDS` after the last activity. A visitor inactive for that
-//! long has lost everything; an active one keeps a rolling window.
+//!   the action has still been stored and the request still succeeds;
+//! - erasing a visitor first writes a tombstone, `a:<anon_id>:!`, which sorts
+//!   before every action key: the `list` that reads a visitor's first page
+//!   sees it at no extra cost, so an erased visitor's token stops working on
+//!   every route that lists (see [`Store::erase`]).
 //!
 //! Ordering: keys list in UTF-8 byte order, and the zero-padded millisecond
 //! timestamp makes that chronological. [`action_time`] makes timestamps
@@ -26,6 +25,9 @@
 //! within one millisecond. Across isolates, actions in the same millisecond
 //! are ordered by their random nonce, and actions recorded at two locations
 //! within clock skew of each other may list out of order.
+
+mod erase;
+mod slide;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -36,7 +38,11 @@ use crate::{
     action::Action,
     anon_id::AnonId,
     kv::{Kv, KvError, ListedKey, Put},
+    retention::Retention,
 };
+
+pub use erase::{ERASE_BUDGET, Erased};
+pub use slide::{SLIDE_BUDGET, Slid};
 
 /// How many actions the seed's endpoints return: the visitor's oldest 1000,
 /// which is one KV list page.
@@ -46,8 +52,8 @@ pub const FIRST_PAGE_LIMIT: usize = 1000;
 const KV_LIST_MAX: u32 = 1000;
 
 /// A list call may return a short page before the listing is complete; we
-/// follow the cursor at most this many times to fill the first page, which
-/// keeps every request far below KV's 1000 operations per invocation.
+/// follow the cursor at most this many times to fill a page, which keeps
+/// every request far below KV's 1000 operations per invocation.
 pub const MAX_LIST_CALLS: usize = 4;
 
 /// Most actions one visitor may hold. Counting them costs one extra `list`
@@ -56,10 +62,10 @@ pub const MAX_LIST_CALLS: usize = 4;
 /// new action.
 pub const MAX_ACTIONS_PER_VISITOR: usize = 10_000;
 
-/// Budget of `list` calls for counting toward the cap. If KV's pages come
-/// back so short that the count cannot finish within it, the action is
-/// allowed: the cap bounds storage, and a short page is KV's doing, not the
-/// visitor's.
+/// Budget of `list` calls for counting a visitor's actions. If KV's pages
+/// come back so short that the count cannot finish within it, the count
+/// stops there: for the cap, the action is then allowed (the cap bounds
+/// storage, and a short page is KV's doing, not the visitor's).
 const MAX_COUNT_CALLS: usize = 2 * MAX_ACTIONS_PER_VISITOR / KV_LIST_MAX as usize;
 
 /// The record's `last_activity_at` is refreshed at most this often, which
@@ -90,7 +96,7 @@ pub fn record_key(id: AnonId) -> String {
     format!("u:{id}")
 }
 
-/// The prefix under which a visitor's actions are listed.
+/// The prefix under which a visitor's actions (and tombstone) are listed.
 #[must_use]
 pub fn actions_prefix(id: AnonId) -> String {
     format!("a:{id}:")
@@ -102,25 +108,38 @@ pub fn action_key(id: AnonId, at_ms: i64, nonce: u32) -> String {
     format!("a:{id}:{at_ms:013}-{nonce:08x}")
 }
 
+/// The key of an erased visitor's tombstone. `!` sorts before the digits
+/// every action key continues with, so a listing returns it first.
+#[must_use]
+pub fn tombstone_key(id: AnonId) -> String {
+    format!("a:{id}:!")
+}
+
 /// The visitor's record, stored as JSON at [`record_key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     /// When the visitor first recorded an action (Unix seconds).
     pub created_at: i64,
-    /// When the visitor last recorded an action, to within
+    /// When the visitor was last active, to within
     /// [`RECORD_REFRESH_SECONDS`] (Unix seconds).
     pub last_activity_at: i64,
+    /// When a scan last left none of the visitor's keys stale (Unix
+    /// seconds); see [`crate::retention`]. Missing in records written
+    /// before sliding expiration, which are then scanned at once.
+    #[serde(default)]
+    pub slid_at: i64,
 }
 
 impl UserRecord {
     /// The record to write after activity at `now`, or `None` when the
-    /// stored one is fresh enough to leave alone.
+    /// stored one is fresh enough to leave alone. A new visitor's keys are
+    /// all new, so their record starts out as just scanned.
     #[must_use]
     pub fn after_activity(existing: Option<Self>, now: i64) -> Option<Self> {
         match existing {
-            None => Some(Self { created_at: now, last_activity_at: now }),
+            None => Some(Self { created_at: now, last_activity_at: now, slid_at: now }),
             Some(r) if now.saturating_sub(r.last_activity_at) >= RECORD_REFRESH_SECONDS => {
-                Some(Self { created_at: r.created_at, last_activity_at: now })
+                Some(Self { last_activity_at: now, ..r })
             }
             Some(_) => None,
         }
@@ -128,18 +147,21 @@ impl UserRecord {
 }
 
 /// One action as stored: the value and the metadata of its key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAction {
-    /// The action text.
+    /// The action text, or a structured action's type.
     #[serde(rename = "a")]
     pub action: String,
     /// When it was recorded (Unix milliseconds).
     #[serde(rename = "t")]
     pub at_ms: i64,
+    /// A structured action's data; never `Null`.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
 }
 
 /// A visitor's actions in order, as far as one request read them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Actions {
     /// `(key, action)` pairs, oldest first.
     pub items: Vec<(String, StoredAction)>,
@@ -147,6 +169,9 @@ pub struct Actions {
     pub complete: bool,
     /// Where the listing stopped, when it is not complete.
     pub cursor: Option<String>,
+    /// The visitor was erased: the listing began with their tombstone.
+    /// Only a listing from the start of the prefix can tell.
+    pub erased: bool,
 }
 
 impl Actions {
@@ -175,16 +200,25 @@ impl Actions {
     }
 }
 
+/// How many actions a visitor holds, as far as KV's listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// The actions counted.
+    pub actions: usize,
+    /// The visitor was erased.
+    pub erased: bool,
+}
+
 /// The visitor's data in one KV namespace.
 pub struct Store<'a, K> {
     kv: &'a K,
-    ttl_seconds: u64,
+    retention: Retention,
 }
 
 impl<'a, K: Kv> Store<'a, K> {
-    /// A store writing every key with `ttl_seconds` of expiration.
-    pub fn new(kv: &'a K, ttl_seconds: u64) -> Self {
-        Self { kv, ttl_seconds }
+    /// A store writing and sliding every key by `retention`'s rules.
+    pub fn new(kv: &'a K, retention: Retention) -> Self {
+        Self { kv, retention }
     }
 
     /// Writes one new action key. One KV write.
@@ -196,17 +230,24 @@ impl<'a, K: Kv> Store<'a, K> {
         &self,
         id: AnonId,
         action: &Action,
+        data: Option<&Value>,
         at_ms: i64,
         nonce: u32,
     ) -> Result<(String, StoredAction), KvError> {
         let key = action_key(id, at_ms, nonce);
-        let stored = StoredAction { action: action.as_str().to_owned(), at_ms };
+        let stored =
+            StoredAction { action: action.as_str().to_owned(), at_ms, data: data.cloned() };
         let meta = serde_json::to_value(&stored).map_err(|e| encode_error("put", &e))?;
-        let value = meta.to_string();
-        let put =
-            Put { key: &key, value: &value, metadata: Some(&meta), ttl_seconds: self.ttl_seconds };
-        self.kv.put(put).await?;
+        self.put_action(&key, &meta).await?;
         Ok((key, stored))
+    }
+
+    /// Writes an action key: the metadata is what listings read, and the
+    /// value is the same JSON, for a `get` or a dashboard.
+    async fn put_action(&self, key: &str, meta: &Value) -> Result<(), KvError> {
+        let value = meta.to_string();
+        let ttl_seconds = self.retention.write_ttl();
+        self.kv.put(Put { key, value: &value, metadata: Some(meta), ttl_seconds }).await
     }
 
     /// Reads the visitor's oldest actions, up to [`FIRST_PAGE_LIMIT`]. One
@@ -216,23 +257,56 @@ impl<'a, K: Kv> Store<'a, K> {
     ///
     /// The platform's [`KvError`].
     pub async fn first_actions(&self, id: AnonId) -> Result<Actions, KvError> {
+        self.page(id, FIRST_PAGE_LIMIT, None).await
+    }
+
+    /// Reads up to `limit` (at most 1000) actions from KV's `cursor`, or from
+    /// the oldest when there is none: one KV list, or up to
+    /// [`MAX_LIST_CALLS`] while KV returns short pages. A page can come back
+    /// short, even empty, with a cursor: the listing is then not complete.
+    ///
+    /// # Errors
+    ///
+    /// The platform's [`KvError`].
+    pub async fn page(
+        &self,
+        id: AnonId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Actions, KvError> {
         let prefix = actions_prefix(id);
+        let tombstone = tombstone_key(id);
         let mut actions = Actions::default();
-        let mut cursor: Option<String> = None;
+        let mut cursor = cursor.map(str::to_owned);
+        let from_start = cursor.is_none();
 
         for _ in 0..MAX_LIST_CALLS {
-            let wanted = FIRST_PAGE_LIMIT - actions.items.len();
-            let limit = u32::try_from(wanted).unwrap_or(KV_LIST_MAX).min(KV_LIST_MAX);
-            let page = self.kv.list(&prefix, limit, cursor.as_deref()).await?;
+            let wanted = limit.saturating_sub(actions.items.len()).max(1);
+            let wanted = u32::try_from(wanted).unwrap_or(KV_LIST_MAX).min(KV_LIST_MAX);
+            let page = self.kv.list(&prefix, wanted, cursor.as_deref()).await?;
+            if from_start && page.keys.first().is_some_and(|k| k.name == tombstone) {
+                actions.erased = true;
+                return Ok(actions);
+            }
             actions.items.extend(page.keys.into_iter().filter_map(parse_listed));
             actions.complete = page.complete || page.cursor.is_none();
             cursor = page.cursor;
-            if actions.complete || actions.items.len() >= FIRST_PAGE_LIMIT {
+            if actions.complete || actions.items.len() >= limit {
                 break;
             }
         }
         actions.cursor = if actions.complete { None } else { cursor };
         Ok(actions)
+    }
+
+    /// Whether the visitor was erased, by reading their tombstone: one KV
+    /// read. Routes that list from the start learn it from the listing.
+    ///
+    /// # Errors
+    ///
+    /// The platform's [`KvError`].
+    pub async fn is_erased(&self, id: AnonId) -> Result<bool, KvError> {
+        Ok(self.kv.get(&tombstone_key(id)).await?.is_some())
     }
 
     /// Whether the visitor already holds [`MAX_ACTIONS_PER_VISITOR`]
@@ -243,29 +317,53 @@ impl<'a, K: Kv> Store<'a, K> {
     ///
     /// The platform's [`KvError`].
     pub async fn at_capacity(&self, id: AnonId, first: &Actions) -> Result<bool, KvError> {
-        let mut count = first.items.len();
-        let mut cursor = first.cursor.clone();
+        let count = first.items.len();
         if first.complete || count >= MAX_ACTIONS_PER_VISITOR {
             return Ok(count >= MAX_ACTIONS_PER_VISITOR);
         }
+        let more = self.count_from(id, first.cursor.clone(), MAX_ACTIONS_PER_VISITOR - count);
+        Ok(count + more.await? >= MAX_ACTIONS_PER_VISITOR)
+    }
 
+    /// How many actions the visitor holds, and whether they were erased:
+    /// one `list` per 1000 keys, within [`MAX_COUNT_CALLS`].
+    ///
+    /// # Errors
+    ///
+    /// The platform's [`KvError`].
+    pub async fn tally(&self, id: AnonId) -> Result<Tally, KvError> {
+        let first = self.page(id, FIRST_PAGE_LIMIT, None).await?;
+        if first.erased || first.complete {
+            return Ok(Tally { actions: first.items.len(), erased: first.erased });
+        }
+        let more = self.count_from(id, first.cursor, usize::MAX).await?;
+        Ok(Tally { actions: first.items.len() + more, erased: false })
+    }
+
+    /// Counts action keys from KV's `cursor` on, stopping once `enough`
+    /// are counted or the list budget is spent.
+    async fn count_from(
+        &self,
+        id: AnonId,
+        mut cursor: Option<String>,
+        enough: usize,
+    ) -> Result<usize, KvError> {
         let prefix = actions_prefix(id);
+        let mut count = 0;
         for _ in 0..MAX_COUNT_CALLS {
             let Some(from) = cursor.take() else { break };
             let page = self.kv.list(&prefix, KV_LIST_MAX, Some(&from)).await?;
             count += page.keys.len();
-            if count >= MAX_ACTIONS_PER_VISITOR {
-                return Ok(true);
-            }
-            if page.complete {
+            if count >= enough || page.complete {
                 break;
             }
             cursor = page.cursor;
         }
-        Ok(false)
+        Ok(count)
     }
 
-    /// The visitor's record, if they have recorded an action. One KV read.
+    /// The visitor's record, if they have been active. One KV read. A
+    /// record we cannot parse counts as none: it holds nothing but times.
     ///
     /// # Errors
     ///
@@ -275,53 +373,41 @@ impl<'a, K: Kv> Store<'a, K> {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
-    /// How many actions the visitor holds, as far as KV's listing shows:
-    /// one `list` per 1000 actions, within the counting budget that
-    /// [`Store::at_capacity`] also uses.
-    ///
-    /// # Errors
-    ///
-    /// The platform's [`KvError`].
-    pub async fn count_actions(&self, id: AnonId) -> Result<usize, KvError> {
-        let prefix = actions_prefix(id);
-        let mut count = 0;
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_COUNT_CALLS {
-            let page = self.kv.list(&prefix, KV_LIST_MAX, cursor.as_deref()).await?;
-            count += page.keys.len();
-            cursor = page.cursor;
-            if page.complete || cursor.is_none() {
-                break;
-            }
-        }
-        Ok(count)
-    }
-
     /// Creates or refreshes the visitor's record after activity at `now`
     /// (Unix seconds): one KV read, plus one write when the record is new or
-    /// older than [`RECORD_REFRESH_SECONDS`].
+    /// older than [`RECORD_REFRESH_SECONDS`]. Rewriting the record also
+    /// slides its own expiration. When the visitor's keys are due a scan for
+    /// stale expirations, it writes nothing and answers the record, which
+    /// [`Store::slide`] then takes.
     ///
     /// # Errors
     ///
     /// The platform's [`KvError`]. Callers treat it as a warning: the
     /// record is bookkeeping, the actions are the data.
-    pub async fn touch_record(&self, id: AnonId, now: i64) -> Result<(), KvError> {
+    pub async fn touch_record(&self, id: AnonId, now: i64) -> Result<Option<UserRecord>, KvError> {
+        let existing = self.record(id).await?;
+        if let Some(record) = existing.filter(|r| self.retention.scan_due(r.slid_at, now)) {
+            // The scan writes the record when it ends: one write, not two
+            // to the same key within a second.
+            return Ok(Some(record));
+        }
+        if let Some(record) = UserRecord::after_activity(existing, now) {
+            self.put_record(id, &record).await?;
+        }
+        Ok(None)
+    }
+
+    async fn put_record(&self, id: AnonId, record: &UserRecord) -> Result<(), KvError> {
+        let value = serde_json::to_string(record).map_err(|e| encode_error("put", &e))?;
         let key = record_key(id);
-        let existing = self.kv.get(&key).await?;
-        // A record we cannot parse is replaced; it holds nothing but times.
-        let existing = existing.and_then(|text| serde_json::from_str::<UserRecord>(&text).ok());
-        let Some(record) = UserRecord::after_activity(existing, now) else {
-            return Ok(());
-        };
-        let value = serde_json::to_string(&record).map_err(|e| encode_error("put", &e))?;
-        self.kv
-            .put(Put { key: &key, value: &value, metadata: None, ttl_seconds: self.ttl_seconds })
-            .await
+        let ttl_seconds = self.retention.write_ttl();
+        self.kv.put(Put { key: &key, value: &value, metadata: None, ttl_seconds }).await
     }
 }
 
 /// An action key whose metadata is not ours is skipped rather than failing
-/// the whole listing; only this worker writes under the prefix.
+/// the whole listing; only this worker writes under the prefix. The
+/// tombstone, which has no metadata, is skipped too.
 fn parse_listed(key: ListedKey) -> Option<(String, StoredAction)> {
     let meta: Value = key.metadata?;
     let action = serde_json::from_value(meta).ok()?;

@@ -19,7 +19,7 @@ describe("CORS", () => {
     assert.equal(r.status, 204);
     assert.equal(r.text, "");
     assert.equal(r.headers.get("access-control-allow-origin"), SPA);
-    assert.equal(r.headers.get("access-control-allow-methods"), "GET, POST, OPTIONS");
+    assert.equal(r.headers.get("access-control-allow-methods"), "GET, POST, DELETE, OPTIONS");
     assert.match(r.headers.get("access-control-allow-headers"), /\bauthorization\b/);
     assert.match(r.headers.get("access-control-allow-headers"), /\bcontent-type\b/);
     assert.equal(r.headers.get("access-control-max-age"), "7200");

@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use super::*;
 use crate::routes::Route;
-use crate::{config::SECRET_BINDING, kv::memory::MemoryKv, platform::fake::FakePlatform};
+use crate::{
+    action::Action, config::SECRET_BINDING, kv::memory::MemoryKv, platform::fake::FakePlatform,
+    retention::Retention,
+};
 
 const NOW_MS: i64 = 1_795_220_000_000;
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -37,10 +40,31 @@ impl Client {
     }
 
     fn call(&self, method: &str, target: &str, auth: Option<&str>) -> (Response, Value) {
+        self.send(method, target, auth, None, Body::Unread)
+    }
+
+    /// A `POST /v1/actions` with a JSON body.
+    fn post_json(&self, auth: &str, body: &str) -> (Response, Value) {
+        self.send("POST", "/v1/actions", Some(auth), Some("application/json"), Body::Text(body))
+    }
+
+    /// Sends a request at the client's clock, which the KV's expiry follows,
+    /// and runs its follow-up as the edge would once the response is sent.
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        auth: Option<&str>,
+        content_type: Option<&str>,
+        body: Body<'_>,
+    ) -> (Response, Value) {
         let url = format!("http://127.0.0.1:8787{target}");
-        let req = Request::from_url(method, &url, auth);
+        let mut req = Request::from_url(method, &url, auth);
+        req.content_type = content_type;
+        req.body = body;
         let now_ms = self.now_ms.get();
         self.now_ms.set(now_ms + 1);
+        self.kv.set_now(now_ms.div_euclid(1000));
         let deps = Deps {
             config: Ok(&self.config),
             cors: &self.cors,
@@ -49,8 +73,17 @@ impl Client {
             now_ms,
         };
         let outcome = block_on(handle(&req, &deps));
+        if let Some(job) = outcome.follow_up {
+            let line = block_on(follow_up(&self.kv, &self.config, job));
+            assert!(line.contains(r#""event":"slide""#), "{line}");
+        }
         let body = serde_json::from_str(&outcome.response.body).expect("every body is JSON");
         (outcome.response, body)
+    }
+
+    /// Sets the clock to `days` after the start.
+    fn at_day(&self, days: i64) {
+        self.now_ms.set(NOW_MS + days * 24 * 3_600_000);
     }
 
     fn login(&self) -> (String, String) {
@@ -142,8 +175,10 @@ fn every_key_written_carries_the_data_ttl() {
     let c = Client::new(MemoryKv::default());
     let (auth, _) = c.login();
     c.call("POST", "/items/add_action?action=a", Some(&auth));
+    c.post_json(&auth, r#"{"type":"b"}"#);
+    assert_eq!(c.kv.keys().len(), 3);
     for key in c.kv.keys() {
-        assert_eq!(c.kv.entry(&key).expect("entry").2, 2_592_000, "{key}");
+        assert_eq!(c.kv.entry(&key).expect("entry").2, 3_888_000, "{key}: 1.5 x 30 days");
     }
 }
 
@@ -273,11 +308,11 @@ fn a_visitor_at_the_action_cap_gets_409_and_nothing_is_written() {
     let c = Client::new(MemoryKv::default());
     let (auth, id) = c.login();
     let id = AnonId::parse(&id).expect("id");
-    let store = Store::new(&c.kv, 60);
+    let store = Store::new(&c.kv, Retention::new(60));
     let action = Action::new("x".into()).expect("valid");
     for n in 0..crate::store::MAX_ACTIONS_PER_VISITOR {
         let ms = NOW_MS - 1_000_000 + i64::try_from(n).expect("small");
-        block_on(store.add_action(id, &action, ms, 0)).expect("put");
+        block_on(store.add_action(id, &action, None, ms, 0)).expect("put");
     }
     c.kv.reset_ops();
 
@@ -312,7 +347,7 @@ fn a_preflight_from_an_allowed_origin_needs_no_token() {
     assert_eq!(r.status, 204);
     assert_eq!(r.body, "");
     assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example.com"));
-    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST, OPTIONS"));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST, DELETE, OPTIONS"));
     assert!(r.header("access-control-allow-headers").unwrap().contains("authorization"));
 }
 
@@ -405,7 +440,7 @@ fn with_turnstile_a_mint_needs_a_token_that_siteverify_accepts() {
     );
 
     let from_body = call_with(&c, "POST", "/anon/login", |r| {
-        r.body = Some(r#"{"cf-turnstile-response":"in-body"}"#);
+        r.body = Body::Text(r#"{"cf-turnstile-response":"in-body"}"#);
     });
     assert_eq!(from_body.response.status, 200);
 }
@@ -476,7 +511,7 @@ fn an_hs256_worker_publishes_an_empty_jwks() {
 }
 
 #[test]
-fn refresh_gives_the_same_visitor_a_fresh_token_without_kv() {
+fn refresh_gives_the_same_visitor_a_fresh_token_and_counts_as_activity() {
     let c = Client::new(MemoryKv::default());
     let (auth, id) = c.login();
     c.now_ms.set(NOW_MS + 3_600_000);
@@ -486,7 +521,10 @@ fn refresh_gives_the_same_visitor_a_fresh_token_without_kv() {
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 604_800);
     assert_ne!(format!("Bearer {}", body["access_token"].as_str().unwrap()), auth);
-    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+    assert_eq!(*c.kv.ops.borrow(), (2, 1, 0), "tombstone and record read, record written");
+    c.kv.reset_ops();
+    c.call("POST", "/anon/refresh", Some(&auth));
+    assert_eq!(*c.kv.ops.borrow(), (2, 0, 0), "within a minute: reads only");
 
     let fresh = format!("Bearer {}", body["access_token"].as_str().unwrap());
     let (_, who) = c.call("GET", "/anon/whoami", Some(&fresh));
@@ -530,4 +568,309 @@ fn me_returns_the_record_and_the_count_in_few_kv_operations() {
     assert_eq!(body["action_count"], 2);
     assert_eq!(body["created_at"], NOW_MS / 1000);
     assert_eq!(*c.kv.ops.borrow(), (1, 0, 1), "one get and one list");
+}
+
+#[test]
+fn a_structured_action_is_stored_with_a_server_time_and_an_id_and_answered_201() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    let (r, body) = c.post_json(&auth, r#"{"type":"added to cart","data":{"sku":"A-1"}}"#);
+    assert_eq!(r.status, 201);
+    assert_eq!(body["type"], "added to cart");
+    assert_eq!(body["data"], serde_json::json!({"sku": "A-1"}));
+    let at = body["recorded_at_ms"].as_i64().expect("time");
+    assert!(at >= NOW_MS);
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(id.len(), 22, "13 digits of ms, a dash, 8 hex digits: {id}");
+    assert!(id.starts_with(&format!("{at:013}-")));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+#[test]
+fn both_forms_land_in_one_store_and_list_alike() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    c.call("POST", "/items/add_action?action=opened", Some(&auth));
+    c.post_json(&auth, r#"{"type":"clicked","data":[1,2]}"#);
+
+    let (_, items) = c.call("GET", "/items/my_anonymous_items", Some(&auth));
+    assert_eq!(items["previous_actions"], serde_json::json!(["opened", "clicked"]));
+    let (r, page) = c.call("GET", "/v1/actions", Some(&auth));
+    assert_eq!(r.status, 200);
+    let listed: Vec<(&str, &Value)> = page["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| (a["type"].as_str().unwrap(), &a["data"]))
+        .collect();
+    assert_eq!(listed, [("opened", &Value::Null), ("clicked", &serde_json::json!([1, 2]))]);
+    assert_eq!(page["next_cursor"], Value::Null);
+}
+
+#[test]
+fn a_bad_body_is_refused_with_what_is_wrong_before_any_kv_operation() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    let (r, body) = c.send(
+        "POST",
+        "/v1/actions",
+        Some(&auth),
+        Some("text/plain"),
+        Body::Text(r#"{"type":"a"}"#),
+    );
+    assert_eq!(
+        (r.status, body["detail"].as_str()),
+        (415, Some("Content-Type must be application/json"))
+    );
+    for (bad, fragment) in [
+        ("", "is required"),
+        ("{", "not a valid action"),
+        (r#"{"type":""}"#, "`type` must not be empty"),
+        (r#"{"type":"a","extra":true}"#, "unknown field `extra`"),
+    ] {
+        let (r, body) = c.post_json(&auth, bad);
+        assert_eq!(r.status, 422, "{bad}");
+        assert!(body["detail"].as_str().unwrap().contains(fragment), "{bad}: {body}");
+    }
+    let (r, _) =
+        c.send("POST", "/v1/actions", Some(&auth), Some("application/json"), Body::NotUtf8);
+    assert_eq!(r.status, 422);
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+}
+
+#[test]
+fn an_oversized_body_is_a_413_on_every_route_even_unknown_ones() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    for (method, target) in [
+        ("POST", "/v1/actions"),
+        ("POST", "/anon/login"),
+        ("POST", "/items/add_action?action=x"),
+        ("DELETE", "/anon/me"),
+        ("POST", "/no/such/route"),
+    ] {
+        let (r, body) = c.send(method, target, Some(&auth), None, Body::TooLarge);
+        assert_eq!(r.status, 413, "{method} {target}");
+        assert_eq!(body["detail"], "the request body must be at most 8192 bytes");
+    }
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+}
+
+/// Pages through everything with `limit`, checking each page's bounds.
+fn all_pages(c: &Client, auth: &str, limit: usize) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let target = match &cursor {
+            Some(next) => format!("/v1/actions?limit={limit}&cursor={next}"),
+            None => format!("/v1/actions?limit={limit}"),
+        };
+        let (r, body) = c.call("GET", &target, Some(auth));
+        assert_eq!(r.status, 200, "{body}");
+        let page = body["actions"].as_array().expect("actions");
+        assert!(page.len() <= limit);
+        ids.extend(page.iter().map(|a| a["id"].as_str().expect("id").to_owned()));
+        pages += 1;
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return (ids, pages),
+        }
+    }
+}
+
+#[test]
+fn five_thousand_actions_page_through_with_none_missing_none_repeated_in_order() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    let anon = AnonId::parse(&id).expect("id");
+    let store = Store::new(&c.kv, Retention::new(2_592_000));
+    let kind = Action::new("seeded".into()).expect("valid");
+    for n in 0..5_000_i64 {
+        block_on(store.add_action(anon, &kind, None, NOW_MS - 10_000_000 + n, 0)).expect("put");
+    }
+
+    let (ids, pages) = all_pages(&c, &auth, 100);
+    assert_eq!(pages, 50);
+    assert_eq!(ids.len(), 5_000);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, ids, "in order, and no id twice");
+}
+
+#[test]
+fn short_kv_pages_give_short_pages_that_still_lead_to_everything() {
+    let c = Client::new(MemoryKv::with_page_cap(3));
+    let (auth, _) = c.login();
+    for n in 0..25 {
+        c.post_json(&auth, &format!(r#"{{"type":"t{n}"}}"#));
+    }
+    let (ids, pages) = all_pages(&c, &auth, 20);
+    assert_eq!(ids.len(), 25);
+    assert!(pages > 2, "KV's short pages show through: {pages} pages");
+}
+
+#[test]
+fn a_made_up_altered_or_borrowed_cursor_is_a_422_before_any_kv_operation() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    for n in 0..3 {
+        c.post_json(&auth, &format!(r#"{{"type":"t{n}"}}"#));
+    }
+    let (_, first) = c.call("GET", "/v1/actions?limit=1", Some(&auth));
+    let cursor = first["next_cursor"].as_str().expect("more").to_owned();
+    let (other, _) = c.login();
+
+    c.kv.reset_ops();
+    let mut altered = cursor.clone().into_bytes();
+    altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).expect("ascii");
+    for (who, bad) in [(&auth, "garbage"), (&auth, altered.as_str()), (&other, cursor.as_str())] {
+        let (r, body) = c.call("GET", &format!("/v1/actions?cursor={bad}"), Some(who));
+        assert_eq!(r.status, 422, "{bad}");
+        assert!(body["detail"].as_str().unwrap().contains("`cursor`"));
+    }
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+
+    for (query, fragment) in
+        [("limit=0", "`limit`"), ("limit=5000", "`limit`"), ("order=desc", "`order`")]
+    {
+        let (r, body) = c.call("GET", &format!("/v1/actions?{query}"), Some(&auth));
+        assert_eq!(r.status, 422, "{query}");
+        assert!(body["detail"].as_str().unwrap().contains(fragment), "{query}");
+    }
+}
+
+#[test]
+fn a_page_costs_one_list_and_a_later_page_one_more_read() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    for n in 0..3 {
+        c.post_json(&auth, &format!(r#"{{"type":"t{n}"}}"#));
+    }
+    c.kv.reset_ops();
+    let (_, first) = c.call("GET", "/v1/actions?limit=2", Some(&auth));
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 1));
+    c.kv.reset_ops();
+    let next = first["next_cursor"].as_str().expect("more").to_owned();
+    let (_, second) = c.call("GET", &format!("/v1/actions?limit=2&cursor={next}"), Some(&auth));
+    assert_eq!(second["actions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(*c.kv.ops.borrow(), (1, 0, 1), "the tombstone read, and the list");
+}
+
+#[test]
+fn erasing_revokes_the_visitors_tokens_on_every_route_that_reads_kv() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    c.call("POST", "/items/add_action?action=a", Some(&auth));
+    c.post_json(&auth, r#"{"type":"b"}"#);
+    let (_, first) = c.call("GET", "/v1/actions?limit=1", Some(&auth));
+    let cursor = first["next_cursor"].as_str().expect("more").to_owned();
+    let (second_token, _) = {
+        let (_, body) = c.call("POST", "/anon/refresh", Some(&auth));
+        (format!("Bearer {}", body["access_token"].as_str().unwrap()), ())
+    };
+
+    let (r, body) = c.call("DELETE", "/anon/me", Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(body, serde_json::json!({"anon_id": id, "erased": 2, "complete": true}));
+
+    for token in [&auth, &second_token] {
+        for (method, target) in [
+            ("GET", "/items/my_anonymous_items"),
+            ("POST", "/items/add_action?action=c"),
+            ("GET", "/v1/actions"),
+            ("GET", &format!("/v1/actions?cursor={cursor}")),
+            ("GET", "/anon/me"),
+            ("POST", "/anon/refresh"),
+        ] {
+            let (r, body) = c.call(method, target, Some(token));
+            assert_eq!(r.status, 401, "{method} {target}");
+            assert_eq!(body["detail"], "this session was erased; start a new one");
+            assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
+        }
+        let (r, _) = c.post_json(token, r#"{"type":"d"}"#);
+        assert_eq!(r.status, 401);
+    }
+    // Documented: whoami checks the token alone, with no KV operation.
+    assert_eq!(c.call("GET", "/anon/whoami", Some(&auth)).0.status, 200);
+    // Erasing again is harmless and finds nothing more.
+    let (r, body) = c.call("DELETE", "/anon/me", Some(&auth));
+    assert_eq!((r.status, &body["erased"]), (200, &serde_json::json!(0)));
+
+    let keys = c.kv.keys();
+    assert_eq!(keys, [format!("a:{id}:!")], "nothing but the tombstone");
+    let ttl = c.kv.entry(&keys[0]).expect("tombstone").2;
+    assert_eq!(ttl, 604_800 + 604_800 + 120, "until every old token is past its grace");
+}
+
+#[test]
+fn a_visitor_too_large_for_one_call_is_erased_over_several_with_202_until_done() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, id) = c.login();
+    let anon = AnonId::parse(&id).expect("id");
+    let store = Store::new(&c.kv, Retention::new(2_592_000));
+    let kind = Action::new("x".into()).expect("valid");
+    for n in 0..2_000_i64 {
+        block_on(store.add_action(anon, &kind, None, NOW_MS - 10_000_000 + n, 0)).expect("put");
+    }
+    let mut statuses = Vec::new();
+    let mut erased = 0;
+    loop {
+        let (r, body) = c.call("DELETE", "/anon/me", Some(&auth));
+        statuses.push(r.status);
+        erased += body["erased"].as_u64().expect("count");
+        // From the first call on, the token is revoked everywhere else.
+        assert_eq!(c.call("GET", "/v1/actions", Some(&auth)).0.status, 401);
+        if body["complete"] == true {
+            break;
+        }
+    }
+    assert_eq!(statuses, [202, 202, 200]);
+    assert_eq!(erased, 2_000);
+}
+
+#[test]
+fn an_active_visitor_keeps_their_data_and_an_inactive_one_loses_it_in_time() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    c.post_json(&auth, r#"{"type":"first"}"#);
+    // Active every five days for three months, by refreshing the token:
+    // far longer than the 30-day retention.
+    let mut token = auth;
+    for day in (5..=90).step_by(5) {
+        c.at_day(day);
+        let (r, body) = c.call("POST", "/anon/refresh", Some(&token));
+        assert_eq!(r.status, 200, "day {day}");
+        token = format!("Bearer {}", body["access_token"].as_str().unwrap());
+        let (_, page) = c.call("GET", "/v1/actions", Some(&token));
+        assert_eq!(page["actions"].as_array().map(Vec::len), Some(1), "day {day}");
+    }
+
+    // Then inactive: everything is kept at least 30 days after the last
+    // activity (day 90), and gone within 45.
+    let day = 24 * 3600;
+    let start = NOW_MS / 1000;
+    c.kv.set_now(start + (90 + 30) * day);
+    assert_eq!(c.kv.keys().len(), 2, "the action and the record");
+    c.kv.set_now(start + (90 + 45) * day + 1);
+    assert!(c.kv.keys().is_empty());
+}
+
+#[test]
+fn sliding_rewrites_a_key_at_most_once_per_margin() {
+    let c = Client::new(MemoryKv::default());
+    let (auth, _) = c.login();
+    c.post_json(&auth, r#"{"type":"a"}"#);
+    // Ten days in: the key is stale, and a burst of activity rewrites it once.
+    c.at_day(10);
+    let (_, body) = c.call("POST", "/anon/refresh", Some(&auth));
+    let token = format!("Bearer {}", body["access_token"].as_str().unwrap());
+    let writes_before = c.kv.ops.borrow().1;
+    for _ in 0..20 {
+        c.post_json(&token, r#"{"type":"b"}"#);
+    }
+    let writes = c.kv.ops.borrow().1 - writes_before;
+    assert!(writes <= 20 + 1, "20 new actions and at most one record write: {writes}");
 }

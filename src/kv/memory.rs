@@ -1,7 +1,11 @@
-//! An in-memory [`Kv`] for host tests, with KV's ordering, paging and TTL
-//! checks, and a switch that makes listings lag behind writes.
+//! An in-memory [`Kv`] for host tests, with KV's ordering, paging, TTL
+//! checks and expiry on a clock the test sets, and a switch that makes
+//! listings lag behind writes.
 
-use std::{cell::RefCell, collections::BTreeMap};
+use std::{
+    cell::{Cell, RefCell},
+    collections::BTreeMap,
+};
 
 use serde_json::Value;
 
@@ -12,6 +16,8 @@ struct Entry {
     value: String,
     metadata: Option<Value>,
     ttl_seconds: u64,
+    /// Unix seconds from which the key is gone.
+    expiration: i64,
 }
 
 /// A KV namespace in a `BTreeMap`, counting every operation.
@@ -23,8 +29,12 @@ pub struct MemoryKv {
     lagging: bool,
     /// The largest page `list` returns, to exercise short pages.
     page_cap: Option<usize>,
+    /// The namespace's clock, in Unix seconds: keys expire against it.
+    now: Cell<i64>,
     /// Operations performed: (gets, puts, lists).
     pub ops: RefCell<(u32, u32, u32)>,
+    /// Deletes performed.
+    pub deletes: Cell<u32>,
 }
 
 impl MemoryKv {
@@ -44,26 +54,47 @@ impl MemoryKv {
         self.unlisted.borrow_mut().clear();
     }
 
-    /// The stored value and TTL of `key`.
-    pub fn entry(&self, key: &str) -> Option<(String, Option<Value>, u64)> {
-        self.entries.borrow().get(key).map(|e| (e.value.clone(), e.metadata.clone(), e.ttl_seconds))
+    /// Sets the clock that expirations are computed and enforced against.
+    pub fn set_now(&self, unix_seconds: i64) {
+        self.now.set(unix_seconds);
     }
 
-    /// All key names, in order.
+    /// The stored value, metadata and TTL of `key`, if it has not expired.
+    pub fn entry(&self, key: &str) -> Option<(String, Option<Value>, u64)> {
+        self.live(key).map(|e| (e.value, e.metadata, e.ttl_seconds))
+    }
+
+    /// When `key` expires (Unix seconds), if it exists.
+    pub fn expiration(&self, key: &str) -> Option<i64> {
+        self.live(key).map(|e| e.expiration)
+    }
+
+    /// All live key names, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.entries.borrow().keys().cloned().collect()
+        let now = self.now.get();
+        self.entries
+            .borrow()
+            .iter()
+            .filter(|(_, e)| e.expiration > now)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Resets the operation counters.
     pub fn reset_ops(&self) {
         *self.ops.borrow_mut() = (0, 0, 0);
+        self.deletes.set(0);
+    }
+
+    fn live(&self, key: &str) -> Option<Entry> {
+        self.entries.borrow().get(key).filter(|e| e.expiration > self.now.get()).cloned()
     }
 }
 
 impl Kv for MemoryKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         self.ops.borrow_mut().0 += 1;
-        Ok(self.entries.borrow().get(key).map(|e| e.value.clone()))
+        Ok(self.live(key).map(|e| e.value))
     }
 
     async fn put(&self, put: Put<'_>) -> Result<(), KvError> {
@@ -79,10 +110,12 @@ impl Kv for MemoryKv {
         {
             return Err(KvError { op: "put", detail: "metadata over 1024 bytes".into() });
         }
+        let ttl = i64::try_from(put.ttl_seconds).unwrap_or(i64::MAX);
         let entry = Entry {
             value: put.value.to_owned(),
             metadata: put.metadata.cloned(),
             ttl_seconds: put.ttl_seconds,
+            expiration: self.now.get().saturating_add(ttl),
         };
         self.entries.borrow_mut().insert(put.key.to_owned(), entry);
         if self.lagging {
@@ -101,21 +134,32 @@ impl Kv for MemoryKv {
         let limit = (limit.min(1000) as usize).min(self.page_cap.unwrap_or(usize::MAX));
         let unlisted = self.unlisted.borrow();
         let entries = self.entries.borrow();
+        let now = self.now.get();
 
         // The cursor is simply the last name returned.
         let visible = entries
             .range(prefix.to_owned()..)
             .take_while(|(name, _)| name.starts_with(prefix))
             .filter(|(name, _)| cursor.is_none_or(|c| name.as_str() > c))
-            .filter(|(name, _)| !unlisted.contains(name));
+            .filter(|(name, e)| e.expiration > now && !unlisted.contains(name));
         let mut keys: Vec<ListedKey> = visible
             .take(limit + 1)
-            .map(|(name, e)| ListedKey { name: name.clone(), metadata: e.metadata.clone() })
+            .map(|(name, e)| ListedKey {
+                name: name.clone(),
+                metadata: e.metadata.clone(),
+                expiration: Some(e.expiration),
+            })
             .collect();
 
         let complete = keys.len() <= limit;
         keys.truncate(limit);
         let cursor = if complete { None } else { keys.last().map(|k| k.name.clone()) };
         Ok(ListPage { keys, cursor, complete })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.deletes.set(self.deletes.get() + 1);
+        self.entries.borrow_mut().remove(key);
+        Ok(())
     }
 }

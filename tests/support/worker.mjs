@@ -92,22 +92,33 @@ export function useWorker(bindings = {}, { kv = true, build = "build", options =
     /** Sends a request; returns status, headers and the parsed JSON body. */
     // `http: true` sends the request over the worker's real socket instead of
     // dispatchFetch, whose transport refuses URLs of about 100 KB.
-    async call(method, target, { token, authorization, headers = {}, raw = false, http = false } = {}) {
+    // `json` sends a value as a JSON body with its Content-Type; `body`
+    // sends a string or stream as it is.
+    async call(method, target, { token, authorization, headers = {}, raw = false, http = false, json, body } = {}) {
       const h = { ...headers };
       if (token !== undefined) h.authorization = `Bearer ${token}`;
       if (authorization !== undefined) h.authorization = authorization;
+      if (json !== undefined) {
+        h["content-type"] ??= "application/json";
+        body = JSON.stringify(json);
+      }
+      const init = { method, headers: h, body, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) };
       const response = http
-        ? await fetch(`${await this.url()}${target}`, { method, headers: h })
-        : await handle.mf.dispatchFetch(`${BASE}${target}`, { method, headers: h });
+        ? await fetch(`${await this.url()}${target}`, init)
+        : await handle.mf.dispatchFetch(`${BASE}${target}`, init);
       const text = await response.text();
       if (raw) return { status: response.status, headers: response.headers, text };
-      let body;
+      let parsed;
       try {
-        body = JSON.parse(text);
+        parsed = JSON.parse(text);
       } catch {
         throw new Error(`${method} ${target}: body is not JSON: ${text.slice(0, 200)}`);
       }
-      return { status: response.status, headers: response.headers, body };
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+    /** The worker's KV namespace, to seed and inspect it directly. */
+    async kv() {
+      return handle.mf.getKVNamespace("ANON_KV");
     },
     async login() {
       const r = await this.call("POST", "/anon/login");
