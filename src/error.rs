@@ -53,6 +53,8 @@ pub enum ApiError {
     BodyTooLarge,
     /// The visitor erased their data, which revoked their tokens.
     Erased,
+    /// A CORS preflight from an origin not in `ALLOWED_ORIGINS`.
+    OriginNotAllowed,
     /// The visitor holds [`crate::store::MAX_ACTIONS_PER_VISITOR`] actions.
     TooManyActions,
     /// A rate limiter said no.
@@ -84,6 +86,7 @@ impl ApiError {
             Self::Page(_) => "invalid_page",
             Self::BodyTooLarge => "body_too_large",
             Self::Erased => "erased",
+            Self::OriginNotAllowed => "origin_not_allowed",
             Self::TooManyActions => "too_many_actions",
             Self::RateLimited => "rate_limited",
             Self::Turnstile(TurnstileError::Missing) => "turnstile_missing",
@@ -108,6 +111,12 @@ impl ApiError {
             Self::Token(e) => Some(e.to_string()),
             Self::Bearer(e) => Some(e.to_string()),
             Self::Turnstile(e) => e.log_detail(),
+            // The rule broken, never the value: an action is the visitor's
+            // data, and serde's messages can quote the body.
+            Self::Action(e) => Some(e.rule()),
+            Self::Body(BodyError::Malformed(_)) => Some("the body is not a valid action".into()),
+            Self::Body(e) => Some(e.to_string()),
+            Self::Page(e) => Some(e.to_string()),
             _ => None,
         }
     }
@@ -144,6 +153,10 @@ impl ApiError {
             // start a new session.
             Self::Erased => detail(401, ERASED)
                 .with_header("www-authenticate", challenge("invalid_token", ERASED)),
+            // No CORS headers: the page's origin may not read it.
+            Self::OriginNotAllowed => {
+                detail(403, "origin not allowed").with_header("vary", "Origin".into())
+            }
             Self::TooManyActions => detail(
                 409,
                 &format!(
@@ -193,7 +206,8 @@ impl std::error::Error for ApiError {
             | Self::TooManyActions
             | Self::RateLimited
             | Self::BodyTooLarge
-            | Self::Erased => None,
+            | Self::Erased
+            | Self::OriginNotAllowed => None,
         }
     }
 }

@@ -114,7 +114,10 @@ pub async fn handle<K: Kv, P: Platform>(req: &Request<'_>, deps: &Deps<'_, K, P>
         _ => None,
     };
     let (mut response, error) = if let Some(origin) = preflight {
-        (deps.cors.preflight(origin), None)
+        match deps.cors.preflight(origin) {
+            Some(response) => (response, None),
+            None => (ApiError::OriginNotAllowed.to_response(), Some(ApiError::OriginNotAllowed)),
+        }
     } else {
         let (mut response, error) = match serve(req, deps, &mut trace).await {
             Ok(response) => (response, None),

@@ -81,7 +81,7 @@ describe("CORS", () => {
 });
 
 describe("rate limits", () => {
-  const worker = useWorker({}, {
+  const worker = useWorker({ ALLOWED_ORIGINS: SPA }, {
     options: {
       ratelimits: {
         MINT_LIMITER: { simple: { limit: 3, period: 60 } },
@@ -91,12 +91,15 @@ describe("rate limits", () => {
   });
 
   test("minting trips at the configured count per client IP, with Retry-After", async () => {
-    const mint = (ip) => worker.call("POST", "/anon/login", { headers: { "cf-connecting-ip": ip } });
+    const mint = (ip) => worker.call("POST", "/anon/login", { headers: { "cf-connecting-ip": ip, origin: SPA } });
     for (let i = 0; i < 3; i++) assert.equal((await mint("203.0.113.7")).status, 200, `mint ${i}`);
     const limited = await mint("203.0.113.7");
     assert.equal(limited.status, 429);
     assert.equal(limited.headers.get("retry-after"), "60");
     assert.deepEqual(limited.body, { detail: "too many requests; retry in 60 seconds" });
+    // The SPA can read it: the 429 carries CORS headers and exposes Retry-After.
+    assert.equal(limited.headers.get("access-control-allow-origin"), SPA);
+    assert.match(limited.headers.get("access-control-expose-headers"), /retry-after/);
     assert.equal((await mint("203.0.113.8")).status, 200, "another client is unaffected");
   });
 
@@ -107,6 +110,20 @@ describe("rate limits", () => {
     const statuses = [];
     for (let i = 0; i < 6; i++) statuses.push((await worker.call("GET", "/anon/whoami", { token })).status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+  });
+});
+
+describe("CORS on a misconfigured worker", () => {
+  const worker = useWorker({ JWT_SECRET: "too-short", ALLOWED_ORIGINS: SPA });
+
+  test("its 500 and a 413 carry CORS headers, so the SPA can show why", async () => {
+    const r = await worker.call("POST", "/anon/login", { headers: { origin: SPA } });
+    assert.equal(r.status, 500);
+    assert.match(r.body.detail, /JWT_SECRET/);
+    assert.equal(r.headers.get("access-control-allow-origin"), SPA);
+    const big = await worker.call("POST", "/anon/login", { headers: { origin: SPA }, body: "x".repeat(9000), http: true });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get("access-control-allow-origin"), SPA);
   });
 });
 
@@ -175,15 +192,23 @@ describe("the structured log", () => {
 
   test("one JSON line per request with route, status, duration, visitor and request id, never a token", async () => {
     const { access_token: token, anon_id: id } = await worker.login();
-    await worker.call("POST", "/items/add_action?action=secret-plan", { token });
+    const response = await worker.call("POST", "/items/add_action?action=secret-plan", { token });
     await worker.call("GET", "/anon/whoami", { authorization: "Bearer not.a.token" });
+    await worker.call("POST", "/items/add_action?action=%00", { token });
+    await worker.call("OPTIONS", "/anon/login", { headers: { origin: "https://evil.example.net", "access-control-request-method": "POST" } });
     await sleep(200);
     const lines = worker.logs.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-    const added = lines.find((l) => l.route === "add_action");
-    assert.equal(added.status, 200);
+    const added = lines.find((l) => l.route === "add_action" && l.status === 200);
     assert.equal(added.anon_id, id);
+    assert.equal(added.method, "POST");
+    assert.equal(added.path, "/items/add_action");
     assert.equal(typeof added.duration_ms, "number");
     assert.match(added.request_id, /^[0-9a-f]{16}$/);
+    assert.equal(added.request_id, response.headers.get("x-request-id"), "the line names the response");
+    const bad = lines.find((l) => l.route === "add_action" && l.status === 422);
+    assert.deepEqual([bad.error, bad.detail], ["invalid_action", "must not contain control characters"]);
+    const preflight = lines.find((l) => l.method === "OPTIONS");
+    assert.deepEqual([preflight.status, preflight.error], [403, "origin_not_allowed"]);
     const refused = lines.find((l) => l.route === "whoami" && l.status === 401);
     assert.equal(refused.error, "invalid_token");
     assert.equal(refused.detail, "token is not a well-formed JWT");

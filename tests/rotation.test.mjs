@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ed25519Key } from "./support/forge.mjs";
+import { claims, ed25519Key, forgeEdDSA, now } from "./support/forge.mjs";
 import { newSecret, useWorker } from "./support/worker.mjs";
 
 const kidOf = (token) => JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString()).kid;
@@ -39,8 +39,15 @@ describe("rotating Ed25519 keys", () => {
     assert.equal(await whoami(fromOne), 200);
     assert.equal(await whoami(fromTwo), 200);
 
+    // An expired token of "one", still within its refresh grace, refreshes
+    // while "one" is listed: why step 3 waits for the grace to pass too.
+    const expiredFromOne = forgeEdDSA({ alg: "EdDSA", typ: "JWT", kid: "one" }, claims({ exp: now() - 3600 }), one);
+    assert.equal((await worker.call("POST", "/anon/refresh", { token: expiredFromOne })).status, 200);
+
     // Step 3: "one" is removed; its tokens are refused, the new ones are not.
     await worker.rebind({ JWT_KIDS: "two", JWT_KEY_one: undefined });
+    const late = await worker.call("POST", "/anon/refresh", { token: expiredFromOne });
+    assert.deepEqual([late.status, late.body.detail], [401, "token key id is not known"]);
     assert.deepEqual(await kids(), ["two"]);
     const r = await worker.call("GET", "/anon/whoami", { token: fromOne });
     assert.equal(r.status, 401);

@@ -235,6 +235,50 @@ fn a_bad_action_is_refused_before_any_kv_operation() {
     assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
 }
 
+/// A token signed with the test secret, whatever its claims say.
+fn hs256(claims: &str) -> String {
+    use base64ct::{Base64UrlUnpadded as B64, Encoding};
+    use hmac::Mac;
+    let signed = format!(
+        "{}.{}",
+        B64::encode_string(br#"{"alg":"HS256","typ":"JWT"}"#),
+        B64::encode_string(claims.as_bytes())
+    );
+    let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any length");
+    format!("{signed}.{}", B64::encode_string(&mac.chain_update(&signed).finalize().into_bytes()))
+}
+
+#[test]
+fn a_sub_that_is_not_a_canonical_uuid_is_refused_before_any_kv_operation() {
+    let c = Client::new(MemoryKv::default());
+    let long = "x".repeat(600);
+    let subs = ["12345", r#""""#, r#""..""#, r#""../x""#, r#""a:b""#];
+    for sub in subs.iter().map(|s| (*s).to_owned()).chain([format!(r#""{long}""#)]) {
+        let claims = format!(r#"{{"sub":{sub},"type":"anonymous","exp":{}}}"#, NOW_MS / 1000 + 60);
+        let auth = format!("Bearer {}", hs256(&claims));
+        for (method, target) in [
+            ("GET", "/items/my_anonymous_items"),
+            ("POST", "/items/add_action?action=a"),
+            ("GET", "/v1/actions"),
+            ("GET", "/anon/me"),
+            ("DELETE", "/anon/me"),
+            ("POST", "/anon/refresh"),
+        ] {
+            let (r, body) = c.call(method, target, Some(&auth));
+            assert_eq!(r.status, 401, "{sub:.20} {method} {target}");
+            // A number is not even a string claim; the rest are not UUIDs.
+            let expected = if sub == "12345" {
+                "token claims are malformed"
+            } else {
+                "token subject is not an anonymous id"
+            };
+            assert_eq!(body["detail"], expected, "{sub:.20}");
+        }
+    }
+    assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+    assert_eq!(c.kv.deletes.get(), 0);
+}
+
 #[test]
 fn a_token_is_checked_before_the_action() {
     let c = Client::new(MemoryKv::default());
@@ -360,6 +404,8 @@ fn a_preflight_from_another_origin_is_refused_and_options_alone_is_405() {
     });
     assert_eq!(outcome.response.status, 403);
     assert_eq!(outcome.response.header("access-control-allow-origin"), None);
+    assert_eq!(outcome.response.body, r#"{"detail":"origin not allowed"}"#);
+    assert_eq!(outcome.error.as_ref().map(ApiError::kind), Some("origin_not_allowed"));
 
     let outcome = call_with(&c, "OPTIONS", "/anon/login", |_| {});
     assert_eq!(outcome.response.status, 405);
