@@ -1,6 +1,7 @@
 //! Property-based fuzzing of everything that reads untrusted input: the
-//! token verifier, the `Authorization` header, the query string, the URL
-//! split, and whole requests through the handlers.
+//! token verifier, the `Authorization` header, the query string, a
+//! structured action's body, a page query and its cursor, the URL split, and
+//! whole requests through the handlers.
 //!
 //! `make test` runs each property for proptest's default 256 cases (or
 //! `PROPTEST_CASES`); `make fuzz` runs them far longer. A failure that
@@ -14,15 +15,17 @@ use proptest::prelude::*;
 use sha2::Sha256;
 
 use crate::{
-    action,
+    action, action_json,
     anon_id::AnonId,
     bearer,
     config::{Config, SECRET_BINDING},
     cors::CorsPolicy,
-    handlers::{Deps, handle},
-    http::Request,
+    cursor,
+    handlers::{Deps, follow_up, handle},
+    http::{Body, Request},
     keys::KeySet,
     kv::memory::MemoryKv,
+    page,
     platform::fake::FakePlatform,
     token::{self, Policy},
 };
@@ -176,6 +179,52 @@ proptest! {
     }
 
     #[test]
+    fn body_parsing_never_panics_and_what_it_accepts_fits_kv_metadata(
+        body in prop_oneof![
+            "(?s).{0,300}",
+            (".{0,220}", json_value()).prop_map(|(kind, data)| {
+                serde_json::json!({"type": kind, "data": data}).to_string()
+            }),
+        ],
+    ) {
+        if let Ok(new) = action_json::parse(Some("application/json"), Some(&body)) {
+            let stored = serde_json::json!({"a": new.kind.as_str(), "t": i64::MAX, "d": new.data});
+            prop_assert!(stored.to_string().len() <= 1024, "{stored}");
+            prop_assert!(new.data.as_ref().is_none_or(|d| !d.is_null()));
+        }
+    }
+
+    #[test]
+    fn page_queries_never_panic_and_keep_the_limit_in_range(query in "(?s).{0,200}") {
+        if let Ok(wanted) = page::parse(&query) {
+            prop_assert!((1..=page::MAX_PAGE_LIMIT).contains(&wanted.limit));
+            prop_assert!(wanted.cursor.as_deref() != Some(""));
+        }
+    }
+
+    #[test]
+    fn no_cursor_opens_but_one_sealed_for_that_visitor(
+        text in "(?s).{0,300}",
+        kv_cursor in "[!-~]{1,200}",
+        flip in any::<prop::sample::Index>(),
+    ) {
+        let key = [3; 32];
+        let id = AnonId::parse("3f2504e0-4f89-41d3-9a0c-0305e82c3301").expect("id");
+        // Random text opens only if it is exactly what we would have sealed.
+        if let Ok(inside) = cursor::open(&key, id, &text) {
+            prop_assert_eq!(cursor::seal(&key, id, &inside), text);
+        }
+        let sealed = cursor::seal(&key, id, &kv_cursor);
+        let opened = cursor::open(&key, id, &sealed);
+        prop_assert_eq!(opened.as_deref(), Ok(kv_cursor.as_str()));
+        let mut bytes = sealed.into_bytes();
+        let at = flip.index(bytes.len());
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(bytes).expect("ascii");
+        prop_assert!(cursor::open(&key, id, &altered).is_err());
+    }
+
+    #[test]
     fn url_splitting_never_panics(url in "(?s).{0,200}") {
         let request = Request::from_url("GET", &url, None);
         prop_assert!(request.path.starts_with('/') || request.path.is_empty());
@@ -192,6 +241,9 @@ proptest! {
             Just("/items/my_anonymous_items".to_owned()),
             Just("/anon/whoami".to_owned()),
             Just("/anon/login".to_owned()),
+            Just("/anon/refresh".to_owned()),
+            Just("/anon/me".to_owned()),
+            Just("/v1/actions".to_owned()),
             "/[!-~]{0,40}",
         ],
         query in "[!-~]{0,120}",
@@ -200,7 +252,11 @@ proptest! {
             "[Bb]earer[ \t]{0,3}[A-Za-z0-9._~+/=-]{0,120}",
         ]),
         use_valid_token in any::<bool>(),
+        method_pick in prop_oneof![Just(None), Just(Some("DELETE")), Just(Some("POST"))],
+        body in prop::option::of("(?s).{0,300}"),
+        content_type in prop::option::of(prop_oneof![Just("application/json".to_owned()), ".{0,30}"]),
     ) {
+        let method = method_pick.map_or(method, str::to_owned);
         let config = Config::from_lookup(|name| {
             (name == SECRET_BINDING).then(|| String::from_utf8_lossy(SECRET).into_owned())
         }).expect("config");
@@ -211,7 +267,9 @@ proptest! {
         );
         let authorization = if use_valid_token { Some(valid) } else { authorization };
         let url = format!("http://127.0.0.1:8787{path}?{query}");
-        let request = Request::from_url(&method, &url, authorization.as_deref());
+        let mut request = Request::from_url(&method, &url, authorization.as_deref());
+        request.body = body.as_deref().map_or(Body::Unread, Body::Text);
+        request.content_type = content_type.as_deref();
         let cors = CorsPolicy::parse("https://app.example.com").expect("valid");
         let platform = FakePlatform::default();
         let deps = Deps {
@@ -224,5 +282,9 @@ proptest! {
         let outcome = block_on(handle(&request, &deps));
         prop_assert!(outcome.response.status < 500, "{} for {request:?}", outcome.response.status);
         prop_assert!(serde_json::from_str::<serde_json::Value>(&outcome.response.body).is_ok());
+        if let Some(job) = outcome.follow_up {
+            let line = block_on(follow_up(&kv, &config, job));
+            prop_assert!(line.contains(r#""complete":true"#), "{line}");
+        }
     }
 }
