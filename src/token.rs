@@ -46,7 +46,10 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use jwt_compact::{Claims, Header, ParseError, UntrustedToken, ValidationError};
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Serialize,
+    de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor},
+};
 
 use crate::{anon_id::AnonId, keys::KeySet};
 
@@ -92,39 +95,128 @@ struct AnonClaims {
     kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
-    /// RFC 7519 §4.1.3: one string or an array of them. Read as a JSON
-    /// value and checked by [`names`]: an untagged enum would cost the wasm
-    /// serde's buffering code.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    aud: Option<serde_json::Value>,
+    aud: Option<Audience>,
 }
 
 /// Reads a field so that an explicit `null` counts as present: `"aud": null`
 /// and `"crit": null` are claims the token makes, not absent ones, and must
 /// be refused like any other value we cannot honour.
-fn present<'de, D: serde::Deserializer<'de>>(
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
-) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(deserializer).map(Some)
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// RFC 7519 §4.1.3: `aud` is one string or an array of them. Any other
+/// JSON is read as [`Audience::Malformed`] rather than failing the whole
+/// claims set, so that the check can say what was wrong with it.
+#[derive(Debug, PartialEq, Eq)]
+enum Audience {
+    Names(Vec<String>),
+    Malformed,
+}
+
+impl Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Names(names) if names.len() == 1 => serializer.serialize_str(&names[0]),
+            Self::Names(names) => names.serialize(serializer),
+            Self::Malformed => serializer.serialize_unit(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(AudienceVisitor { element: false })
+    }
+}
+
+/// Reads `aud`, or with `element` set, one element of an `aud` array, which
+/// must be a string: a nested array is malformed.
+#[derive(Clone, Copy)]
+struct AudienceVisitor {
+    element: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for AudienceVisitor {
+    type Value = Audience;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Audience, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AudienceVisitor {
+    type Value = Audience;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_str<E: de::Error>(self, one: &str) -> Result<Audience, E> {
+        Ok(Audience::Names(vec![one.to_owned()]))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+        let mut names = Vec::new();
+        let mut malformed = self.element;
+        // Every element is read, so that the claims set parses to its end.
+        let element = Self { element: true };
+        while let Some(item) = seq.next_element_seed(element)? {
+            match item {
+                Audience::Names(mut one) if !malformed => names.append(&mut one),
+                _ => malformed = true,
+            }
+        }
+        Ok(if malformed { Audience::Malformed } else { Audience::Names(names) })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Audience, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Audience::Malformed)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Audience, E> {
+        Ok(Audience::Malformed)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Audience, E> {
+        Ok(Audience::Malformed)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Audience, E> {
+        Ok(Audience::Malformed)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Audience, E> {
+        Ok(Audience::Malformed)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Audience, E> {
+        Ok(Audience::Malformed)
+    }
 }
 
 /// Whether `aud` names `audience`; `None` when it is neither a string nor
 /// an array of strings.
-fn names(aud: &serde_json::Value, audience: &str) -> Option<bool> {
+fn names(aud: &Audience, audience: &str) -> Option<bool> {
     match aud {
-        serde_json::Value::String(one) => Some(one == audience),
-        serde_json::Value::Array(many) => many
-            .iter()
-            .try_fold(false, |found, one| one.as_str().map(|one| found || one == audience)),
-        _ => None,
+        Audience::Names(names) => Some(names.iter().any(|one| one == audience)),
+        Audience::Malformed => None,
     }
 }
 
 /// Header fields we must look at but jwt-compact does not model.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct HeaderExtras {
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    crit: Option<serde_json::Value>,
+    /// Only its presence matters: we implement no extension.
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<IgnoredAny>,
 }
 
 /// A token whose signature, type, subject and lifetime have been checked.
@@ -242,7 +334,7 @@ pub fn mint(
         sub: anon_id.to_string(),
         kind: TOKEN_TYPE.to_owned(),
         iss: policy.issuer.clone(),
-        aud: policy.audience.clone().map(serde_json::Value::String),
+        aud: policy.audience.clone().map(|one| Audience::Names(vec![one])),
     });
     claims.issued_at = Some(timestamp(now)?);
     claims.expiration = Some(timestamp(expires_at)?);

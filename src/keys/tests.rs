@@ -65,7 +65,7 @@ fn other_key(kid: &str) -> Key {
 fn pair(key: &Key) -> &KeyPair {
     match &key.material {
         Material::Ed25519(pair) => pair,
-        Material::Hs256(_) => panic!("not an Ed25519 key"),
+        Material::Hs256(..) => panic!("not an Ed25519 key"),
     }
 }
 
@@ -309,7 +309,12 @@ fn the_audience_must_name_us_and_be_absent_when_none_is_configured() {
     for wrong in [r#""https://other.example.com""#, "[]", r#"["https://API.example.com"]"#] {
         assert_eq!(with_aud(wrong), Err(TokenError::WrongAudience), "{wrong}");
     }
-    assert_eq!(with_aud("42"), Err(TokenError::MalformedClaims));
+    let nested = r#"[["https://api.example.com"]]"#;
+    let mixed = r#"["https://api.example.com",7]"#;
+    let object = r#"{"https://api.example.com":true}"#;
+    for malformed in ["42", "true", "null", "1.5", nested, mixed, object] {
+        assert_eq!(with_aud(malformed), Err(TokenError::MalformedClaims), "{malformed}");
+    }
     let missing = forge_eddsa(&key, EDDSA_HEADER, &claims_with(iss));
     assert_eq!(token::verify(&policy, &missing, NOW), Err(TokenError::WrongAudience));
 
