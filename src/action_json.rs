@@ -11,25 +11,31 @@
 //! without a `get` each. So `type` and `data` together, as compact JSON,
 //! must fit [`MAX_ACTION_JSON_BYTES`]. That bounds `data` to a little under
 //! 900 bytes: enough for an event's attributes, not for documents.
+//!
+//! `data` is kept as the client sent it, less the whitespace between tokens
+//! (see [`crate::json`]): numbers keep their digits, objects their key order.
+//! It may nest at most [`crate::json::MAX_DEPTH`] levels.
 
 use std::fmt;
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::action::{Action, ActionError};
+use crate::{
+    action::{Action, ActionError},
+    json::Json,
+};
 
 /// Longest `{"type":…,"data":…}` accepted, as compact JSON. With the stored
 /// timestamp and field names it stays under KV's 1024 bytes of metadata.
 pub const MAX_ACTION_JSON_BYTES: usize = 900;
 
 /// A structured action, checked and ready to store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAction {
     /// Its type: the same rules as the seed's action text.
     pub kind: Action,
-    /// Its data, if any (never `Value::Null`).
-    pub data: Option<Value>,
+    /// Its data, if any (never `null`), without whitespace between tokens.
+    pub data: Option<Json>,
 }
 
 /// Why a body was refused.
@@ -74,8 +80,17 @@ impl std::error::Error for BodyError {}
 struct Body {
     #[serde(rename = "type")]
     kind: String,
+    /// `null` and a missing `data` both read as `None`.
     #[serde(default)]
-    data: Value,
+    data: Option<Json>,
+}
+
+/// What the size cap measures: the action as it will be stored.
+#[derive(Serialize)]
+struct Sized<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: Option<&'a Json>,
 }
 
 /// Whether a `Content-Type` value is JSON: `application/json`, in any case,
@@ -102,14 +117,19 @@ pub fn parse(content_type: Option<&str>, body: Option<&str>) -> Result<NewAction
     if !text.starts_with('{') {
         return Err(BodyError::Malformed("expected a JSON object".to_owned()));
     }
-    // serde_json refuses nesting deeper than 128 levels, so no input can
-    // exhaust the stack; the body itself is capped by the edge.
+    // `data` is checked without being built into a tree (serde_json skips
+    // over it iteratively), so no nesting can exhaust the stack; the body
+    // itself is capped by the edge.
     let parsed: Body =
         serde_json::from_str(text).map_err(|e| BodyError::Malformed(e.to_string()))?;
 
     let kind = Action::new(parsed.kind).map_err(BodyError::BadType)?;
-    let data = (!parsed.data.is_null()).then_some(parsed.data);
-    let size = serde_json::json!({"type": kind.as_str(), "data": data}).to_string().len();
+    let data = parsed
+        .data
+        .map(|d| d.compact().map_err(|e| BodyError::Malformed(e.to_string())))
+        .transpose()?;
+    let sized = Sized { kind: kind.as_str(), data: data.as_ref() };
+    let size = serde_json::to_string(&sized).map_or(usize::MAX, |s| s.len());
     if size > MAX_ACTION_JSON_BYTES {
         return Err(BodyError::TooLarge);
     }
@@ -118,9 +138,11 @@ pub fn parse(content_type: Option<&str>, body: Option<&str>) -> Result<NewAction
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+
+    fn json(text: &str) -> Option<Json> {
+        Some(Json::from_text(text.to_owned()).expect("valid JSON"))
+    }
 
     const JSON: Option<&str> = Some("application/json");
 
@@ -132,12 +154,12 @@ mod tests {
     fn a_type_with_or_without_data_is_accepted() {
         let a = parsed(r#"{"type":"added to cart","data":{"sku":"A-1","qty":2}}"#).expect("ok");
         assert_eq!(a.kind.as_str(), "added to cart");
-        assert_eq!(a.data, Some(json!({"sku": "A-1", "qty": 2})));
+        assert_eq!(a.data, json(r#"{"sku":"A-1","qty":2}"#));
         assert_eq!(parsed(r#"{"type":"viewed"}"#).expect("ok").data, None);
         assert_eq!(parsed(r#"{"type":"viewed","data":null}"#).expect("ok").data, None);
         assert_eq!(
             parsed(r#"{"type":"n","data":[1,"two",false]}"#).expect("ok").data,
-            Some(json!([1, "two", false]))
+            json(r#"[1,"two",false]"#)
         );
     }
 
@@ -198,8 +220,21 @@ mod tests {
     }
 
     #[test]
+    fn data_is_kept_as_sent_less_whitespace() {
+        let a = parsed(r#"{"type":"t","data": { "z" : 1.50, "a" : [ 1e3 ] } }"#).expect("ok");
+        assert_eq!(a.data, json(r#"{"z":1.50,"a":[1e3]}"#));
+    }
+
+    #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = format!(r#"{{"type":"t","data":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
-        assert!(matches!(parsed(&deep), Err(BodyError::Malformed(_))));
+        let nest = |n| format!(r#"{{"type":"t","data":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+        assert!(parsed(&nest(crate::json::MAX_DEPTH)).is_ok());
+        let e = parsed(&nest(crate::json::MAX_DEPTH + 1)).expect_err("too deep");
+        assert_eq!(
+            e.to_string(),
+            "the body is not a valid action: JSON nests deeper than 128 levels"
+        );
+        // Far deeper than any stack would take, if it were recursed into.
+        assert!(matches!(parsed(&nest(100_000)), Err(BodyError::Malformed(_))));
     }
 }

@@ -1,21 +1,20 @@
 //! The four Workers KV operations the worker uses, as a trait.
 //!
-//! The worker implements it over the `worker` crate's `KvStore` (see
-//! `edge::kv`); host tests implement it in memory, including a mode where
+//! The worker implements it over the KV binding (see `edge::kv`); host tests implement it in memory, including a mode where
 //! listings lag behind writes the way KV's do. Everything above this trait
 //! is plain Rust, tested on the host.
 
 use std::fmt;
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// One key from a listing, with the metadata stored beside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedKey {
     /// The key's name.
     pub name: String,
-    /// Its metadata, if it has any.
-    pub metadata: Option<Value>,
+    /// Its metadata, if it has any, as the JSON text KV returned.
+    pub metadata: Option<Json>,
     /// When KV will drop it, in Unix seconds, if it expires. Every key this
     /// worker writes does; sliding expiration reads this to find the keys
     /// that need rewriting.
@@ -41,8 +40,8 @@ pub struct Put<'a> {
     pub key: &'a str,
     /// The value, as text.
     pub value: &'a str,
-    /// Metadata returned by listings (at most 1024 bytes serialised).
-    pub metadata: Option<&'a Value>,
+    /// Metadata returned by listings, as JSON text (at most 1024 bytes).
+    pub metadata: Option<&'a Json>,
     /// `expirationTtl`, in seconds; at least 60.
     pub ttl_seconds: u64,
 }

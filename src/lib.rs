@@ -17,6 +17,7 @@
 //! | [`query`] | query-string parameters, decoded as forms |
 //! | [`action`] | an action's text: the seed's `action` parameter, a structured action's `type` |
 //! | [`action_json`] | the JSON body of a structured action |
+//! | [`json`] | JSON carried as text: action data, KV metadata |
 //! | [`page`] | the query of a page of actions |
 //! | [`cursor`] | sealed list cursors |
 //! | [`kv`] | the KV operations we use, as a trait |
@@ -42,6 +43,7 @@ pub mod cursor;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod json;
 pub mod keys;
 pub mod kv;
 pub mod log;

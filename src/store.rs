@@ -32,11 +32,11 @@ mod slide;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::{
     action::Action,
     anon_id::AnonId,
+    json::Json,
     kv::{Kv, KvError, ListedKey, Put},
     retention::Retention,
 };
@@ -147,7 +147,7 @@ impl UserRecord {
 }
 
 /// One action as stored: the value and the metadata of its key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAction {
     /// The action text, or a structured action's type.
     #[serde(rename = "a")]
@@ -155,13 +155,13 @@ pub struct StoredAction {
     /// When it was recorded (Unix milliseconds).
     #[serde(rename = "t")]
     pub at_ms: i64,
-    /// A structured action's data; never `Null`.
+    /// A structured action's data, as JSON text; never `null`.
     #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<Json>,
 }
 
 /// A visitor's actions in order, as far as one request read them.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Actions {
     /// `(key, action)` pairs, oldest first.
     pub items: Vec<(String, StoredAction)>,
@@ -230,24 +230,23 @@ impl<'a, K: Kv> Store<'a, K> {
         &self,
         id: AnonId,
         action: &Action,
-        data: Option<&Value>,
+        data: Option<&Json>,
         at_ms: i64,
         nonce: u32,
     ) -> Result<(String, StoredAction), KvError> {
         let key = action_key(id, at_ms, nonce);
         let stored =
             StoredAction { action: action.as_str().to_owned(), at_ms, data: data.cloned() };
-        let meta = serde_json::to_value(&stored).map_err(|e| encode_error("put", &e))?;
+        let meta = Json::of(&stored).map_err(|e| encode_error("put", &e))?;
         self.put_action(&key, &meta).await?;
         Ok((key, stored))
     }
 
     /// Writes an action key: the metadata is what listings read, and the
     /// value is the same JSON, for a `get` or a dashboard.
-    async fn put_action(&self, key: &str, meta: &Value) -> Result<(), KvError> {
-        let value = meta.to_string();
+    async fn put_action(&self, key: &str, meta: &Json) -> Result<(), KvError> {
         let ttl_seconds = self.retention.write_ttl();
-        self.kv.put(Put { key, value: &value, metadata: Some(meta), ttl_seconds }).await
+        self.kv.put(Put { key, value: meta.get(), metadata: Some(meta), ttl_seconds }).await
     }
 
     /// Reads the visitor's oldest actions, up to [`FIRST_PAGE_LIMIT`]. One
@@ -409,8 +408,7 @@ impl<'a, K: Kv> Store<'a, K> {
 /// the whole listing; only this worker writes under the prefix. The
 /// tombstone, which has no metadata, is skipped too.
 fn parse_listed(key: ListedKey) -> Option<(String, StoredAction)> {
-    let meta: Value = key.metadata?;
-    let action = serde_json::from_value(meta).ok()?;
+    let action = serde_json::from_str(key.metadata?.get()).ok()?;
     Some((key.name, action))
 }
 

@@ -9,12 +9,12 @@
 
 use js_sys::{Function, JSON, Object, Promise, Reflect};
 use serde::Deserialize;
-use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::{
     config::KV_BINDING,
+    json::Json,
     kv::{Kv, KvError, ListPage, ListedKey, Put},
 };
 
@@ -58,7 +58,7 @@ impl WorkerKv {
         #[allow(clippy::cast_precision_loss)] // TTLs are far below 2^53
         let ttl = JsValue::from_f64(put.ttl_seconds as f64);
         let metadata = match put.metadata {
-            Some(meta) => JSON::parse(&meta.to_string()).map_err(|e| error("put", &e))?,
+            Some(meta) => JSON::parse(meta.get()).map_err(|e| error("put", &e))?,
             None => JsValue::UNDEFINED,
         };
         let opts = options(&[("expirationTtl", &ttl), ("metadata", &metadata)])
@@ -94,8 +94,9 @@ struct Listing {
 #[derive(Deserialize)]
 struct ListingKey {
     name: String,
+    /// Kept as text: parsed only when it is read as an action.
     #[serde(default)]
-    metadata: Option<Value>,
+    metadata: Option<Json>,
     /// Unix seconds; KV may report it as a float.
     #[serde(default)]
     expiration: Option<f64>,

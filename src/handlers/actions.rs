@@ -2,7 +2,6 @@
 //! ones, over one store.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{Deps, Trace, touch};
 use crate::{
@@ -13,6 +12,7 @@ use crate::{
     cursor,
     error::ApiError,
     http::{Body, Request, Response},
+    json::Json,
     kv::Kv,
     page::{self, PageError},
     store::{self, Actions, Store, StoredAction},
@@ -88,7 +88,7 @@ struct ActionView<'a> {
     id: &'a str,
     #[serde(rename = "type")]
     kind: &'a str,
-    data: &'a Option<Value>,
+    data: &'a Option<Json>,
     recorded_at_ms: i64,
 }
 
@@ -125,7 +125,7 @@ async fn write<K: Kv>(
     store: &Store<'_, K>,
     id: AnonId,
     action: &Action,
-    data: Option<&Value>,
+    data: Option<&Json>,
     now_ms: i64,
     trace: &mut Trace,
 ) -> Result<(Actions, String, StoredAction), ApiError> {

@@ -7,14 +7,13 @@ use std::{
     collections::BTreeMap,
 };
 
-use serde_json::Value;
-
 use super::{Kv, KvError, ListPage, ListedKey, Put};
+use crate::json::Json;
 
 #[derive(Debug, Clone)]
 struct Entry {
     value: String,
-    metadata: Option<Value>,
+    metadata: Option<Json>,
     ttl_seconds: u64,
     /// Unix seconds from which the key is gone.
     expiration: i64,
@@ -60,7 +59,7 @@ impl MemoryKv {
     }
 
     /// The stored value, metadata and TTL of `key`, if it has not expired.
-    pub fn entry(&self, key: &str) -> Option<(String, Option<Value>, u64)> {
+    pub fn entry(&self, key: &str) -> Option<(String, Option<Json>, u64)> {
         self.live(key).map(|e| (e.value, e.metadata, e.ttl_seconds))
     }
 
@@ -106,7 +105,7 @@ impl Kv for MemoryKv {
             return Err(KvError { op: "put", detail: "key longer than 512 bytes".into() });
         }
         if let Some(meta) = put.metadata
-            && serde_json::to_string(meta).map_or(0, |s| s.len()) > 1024
+            && meta.get().len() > 1024
         {
             return Err(KvError { op: "put", detail: "metadata over 1024 bytes".into() });
         }

@@ -63,15 +63,17 @@ impl<K: Kv> Store<'_, K> {
             for batch in stale.chunks(CONCURRENCY) {
                 // A rewrite keeps the value and metadata: the value is the
                 // metadata's JSON (see `Store::put_action`).
-                let values: Vec<(&str, &serde_json::Value, String)> = batch
+                let puts: Vec<Put<'_>> = batch
                     .iter()
                     .filter_map(|k| {
-                        k.metadata.as_ref().map(|m| (k.name.as_str(), m, m.to_string()))
+                        let meta = k.metadata.as_ref()?;
+                        Some(Put {
+                            key: &k.name,
+                            value: meta.get(),
+                            metadata: Some(meta),
+                            ttl_seconds,
+                        })
                     })
-                    .collect();
-                let puts: Vec<Put<'_>> = values
-                    .iter()
-                    .map(|(key, meta, value)| Put { key, value, metadata: Some(meta), ttl_seconds })
                     .collect();
                 self.kv.put_all(&puts).await?;
                 rewritten += batch.len();

@@ -17,6 +17,10 @@ fn act(text: &str) -> Action {
     Action::new(text.to_owned()).expect("valid action")
 }
 
+fn json(text: &str) -> crate::json::Json {
+    crate::json::Json::from_text(text.to_owned()).expect("valid JSON")
+}
+
 #[test]
 fn keys_follow_the_documented_layout() {
     assert_eq!(record_key(id()), "u:3f2504e0-4f89-41d3-9a0c-0305e82c3301");
@@ -45,7 +49,7 @@ fn each_action_is_its_own_key_with_the_action_in_metadata_and_a_ttl() {
 
     let (value, meta, ttl) = kv.entry(&key).expect("written");
     assert_eq!(ttl, WRITE_TTL);
-    assert_eq!(meta, Some(serde_json::json!({"a": "click", "t": 1000})));
+    assert_eq!(meta, Some(json(r#"{"a":"click","t":1000}"#)));
     assert_eq!(serde_json::from_str::<StoredAction>(&value).expect("json"), stored);
     assert_eq!(*kv.ops.borrow(), (0, 1, 0));
 }
@@ -76,11 +80,11 @@ fn the_largest_structured_action_the_body_rules_allow_fits_kv_metadata() {
 fn a_structured_actions_data_rides_in_the_metadata_and_lists_back() {
     let kv = MemoryKv::default();
     let store = Store::new(&kv, Retention::new(TTL));
-    let data = serde_json::json!({"sku": "A-1", "qty": 2});
+    let data = json(r#"{"sku":"A-1","qty":2}"#);
     let (key, _) =
         block_on(store.add_action(id(), &act("added"), Some(&data), 1_000, 9)).expect("put");
     let (_, meta, _) = kv.entry(&key).expect("written");
-    assert_eq!(meta, Some(serde_json::json!({"a": "added", "t": 1000, "d": data})));
+    assert_eq!(meta, Some(json(r#"{"a":"added","t":1000,"d":{"sku":"A-1","qty":2}}"#)));
     let listed = block_on(store.first_actions(id())).expect("list");
     assert_eq!(listed.items[0].1.data, Some(data));
 }
@@ -179,7 +183,7 @@ fn a_new_action_is_left_off_a_truncated_page() {
 fn foreign_metadata_under_the_prefix_is_skipped() {
     let kv = MemoryKv::default();
     let prefix = actions_prefix(id());
-    let bad = serde_json::json!({"unexpected": true});
+    let bad = json(r#"{"unexpected":true}"#);
     let bad_key = format!("{prefix}0000000000001-00000000");
     block_on(kv.put(Put { key: &bad_key, value: "", metadata: Some(&bad), ttl_seconds: 60 }))
         .expect("put");

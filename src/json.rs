@@ -1,0 +1,170 @@
+//! JSON carried as text: an action's `data` and a KV key's metadata.
+//!
+//! The worker never needs to look inside either, only to check that it is
+//! JSON, bound its size and depth, and pass it on. Keeping it as text (a
+//! serde_json `RawValue`) means a listed page of 1000 actions is parsed
+//! once, into strings, rather than into a tree of maps, and that `data` is
+//! returned exactly as it was sent: numbers, key order and duplicate keys
+//! untouched. Only whitespace between tokens is dropped, by [`Json::compact`],
+//! so that it does not count against the metadata cap.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Deepest nesting of arrays and objects accepted in a client's JSON: what
+/// serde_json allows when it builds values, so JSON parsers elsewhere (the
+/// SPA's, a dashboard's) are never handed more than they expect.
+pub const MAX_DEPTH: usize = 128;
+
+/// One JSON value, held as its text. Two are equal when their texts are.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Json(Box<RawValue>);
+
+impl Json {
+    /// Checks that `text` is one JSON value and keeps it as it is.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error when it is not.
+    pub fn from_text(text: String) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(text).map(Self)
+    }
+
+    /// The JSON of `value`.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error when `value` cannot be serialised.
+    pub fn of(value: &impl Serialize) -> Result<Self, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(Self)
+    }
+
+    /// The same value without whitespace between tokens, refused when it
+    /// nests deeper than [`MAX_DEPTH`].
+    ///
+    /// # Errors
+    ///
+    /// [`TooDeep`] past [`MAX_DEPTH`].
+    pub fn compact(&self) -> Result<Self, TooDeep> {
+        let text = self.get();
+        let mut out = String::with_capacity(text.len());
+        let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
+        for c in text.chars() {
+            if in_string {
+                // Inside a string every character is kept; only an
+                // unescaped quote ends it.
+                in_string = escaped || c != '"';
+                escaped = !escaped && c == '\\';
+            } else {
+                match c {
+                    ' ' | '\t' | '\n' | '\r' => continue,
+                    '"' => in_string = true,
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > MAX_DEPTH {
+                            return Err(TooDeep);
+                        }
+                    }
+                    ']' | '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            out.push(c);
+        }
+        // Dropping whitespace between the tokens of valid JSON leaves valid
+        // JSON; the check costs one pass over at most a few KB.
+        Self::from_text(out).map_err(|_| TooDeep)
+    }
+
+    /// The JSON text.
+    #[must_use]
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Whether this is the literal `null`.
+    #[must_use]
+    pub fn is_null(&self) -> bool {
+        self.get() == "null"
+    }
+}
+
+impl PartialEq for Json {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for Json {}
+
+impl fmt::Debug for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+/// JSON nested deeper than [`MAX_DEPTH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep;
+
+impl fmt::Display for TooDeep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JSON nests deeper than {MAX_DEPTH} levels")
+    }
+}
+
+impl std::error::Error for TooDeep {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> Json {
+        Json::from_text(text.to_owned()).expect("valid JSON")
+    }
+
+    #[test]
+    fn compaction_drops_whitespace_between_tokens_only() {
+        let sent = json("{ \"a b\" : [ 1 ,\n\t2.50 , \"x \\\" y\" ] , \"c\":{ } }");
+        assert_eq!(sent.compact().expect("shallow").get(), r#"{"a b":[1,2.50,"x \" y"],"c":{}}"#);
+    }
+
+    #[test]
+    fn compaction_keeps_numbers_key_order_and_duplicates_as_sent() {
+        let sent = json(r#"{"z":1e2,"a":-0.0,"z":12345678901234567890123}"#);
+        assert_eq!(sent.compact().expect("shallow"), sent);
+    }
+
+    #[test]
+    fn escaped_backslashes_before_a_quote_end_the_string() {
+        let sent = json(r#"["a\\", "b"]"#);
+        assert_eq!(sent.compact().expect("shallow").get(), r#"["a\\","b"]"#);
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_depth() {
+        let sent = json(&format!("\"{}\"", "[".repeat(MAX_DEPTH * 2)));
+        assert_eq!(sent.compact().expect("a string"), sent);
+    }
+
+    #[test]
+    fn nesting_is_capped() {
+        let at_cap = json(&format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)));
+        assert!(at_cap.compact().is_ok());
+        let over = json(&format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)));
+        assert_eq!(over.compact(), Err(TooDeep));
+    }
+
+    #[test]
+    fn a_value_is_serialised_verbatim_inside_other_json() {
+        #[derive(Serialize)]
+        struct Outer {
+            data: Json,
+        }
+        let out = serde_json::to_string(&Outer { data: json(r#"{"b":1,"a":[true,null]}"#) });
+        assert_eq!(out.expect("serialises"), r#"{"data":{"b":1,"a":[true,null]}}"#);
+    }
+}
