@@ -105,6 +105,29 @@ pub fn slide_line(anon_id: AnonId, result: &Result<Slid, KvError>) -> String {
         .unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
 }
 
+#[derive(Serialize)]
+struct Note<'a> {
+    level: &'static str,
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binding: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+/// A line about the worker rather than a request: a configuration it
+/// refused, a binding it runs without, a platform call that failed.
+#[must_use]
+pub fn note(
+    level: &'static str,
+    event: &'static str,
+    binding: Option<&str>,
+    detail: Option<&str>,
+) -> String {
+    serde_json::to_string(&Note { level, event, binding, detail })
+        .unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
+}
+
 fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
@@ -120,6 +143,18 @@ fn truncate(text: &str, max: usize) -> &str {
 mod tests {
     use super::*;
     use crate::{error::ApiError, http::Response, token::TokenError};
+
+    #[test]
+    fn a_note_names_its_event_and_only_the_fields_it_has() {
+        assert_eq!(
+            note("warn", "rate_limit_off", Some("MINT_LIMITER"), None),
+            r#"{"level":"warn","event":"rate_limit_off","binding":"MINT_LIMITER"}"#
+        );
+        assert_eq!(
+            note("error", "config", None, Some("set \"JWT_SECRET\"")),
+            r#"{"level":"error","event":"config","detail":"set \"JWT_SECRET\""}"#
+        );
+    }
 
     #[test]
     fn a_refused_token_is_logged_by_reason_not_by_value() {

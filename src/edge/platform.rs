@@ -6,6 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::{
+    log,
     platform::{Limiter, Platform, RateDecision},
     turnstile::{SITEVERIFY_URL, TIMEOUT_MS},
 };
@@ -25,9 +26,9 @@ impl<'a> WorkerPlatform<'a> {
     }
 }
 
-fn log_once(flag: &AtomicBool, line: &serde_json::Value) {
+fn log_once(flag: &AtomicBool, line: impl FnOnce() -> String) {
     if !flag.swap(true, Ordering::Relaxed) {
-        web_sys::console::log_1(&JsValue::from_str(&line.to_string()));
+        web_sys::console::log_1(&JsValue::from_str(&line()));
     }
 }
 
@@ -45,10 +46,7 @@ impl Platform for WorkerPlatform<'_> {
                 f.dyn_into::<js_sys::Function>().ok().map(|f| (b, f))
             });
         let Some((binding, limit)) = limit else {
-            let line = serde_json::json!({
-                "level": "warn", "event": "rate_limit_off", "binding": limiter.binding(),
-            });
-            log_once(flag, &line);
+            log_once(flag, || log::note("warn", "rate_limit_off", Some(limiter.binding()), None));
             return RateDecision::Unbound;
         };
         // The binding is called directly (`limit({ key })`, answering
@@ -70,11 +68,9 @@ impl Platform for WorkerPlatform<'_> {
                 let detail = e
                     .dyn_ref::<js_sys::Error>()
                     .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
-                let line = serde_json::json!({
-                    "level": "warn", "event": "rate_limit_failed",
-                    "binding": limiter.binding(), "detail": detail,
-                });
-                web_sys::console::log_1(&JsValue::from_str(&line.to_string()));
+                let line =
+                    log::note("warn", "rate_limit_failed", Some(limiter.binding()), Some(&detail));
+                web_sys::console::log_1(&JsValue::from_str(&line));
                 RateDecision::Allowed
             }
         }
