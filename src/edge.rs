@@ -13,7 +13,10 @@
 mod kv;
 mod platform;
 
-use std::sync::OnceLock;
+use std::{
+    sync::OnceLock,
+    task::{Context, Poll, Waker},
+};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -42,10 +45,7 @@ fn config(env: &worker::Env) -> Result<&'static Config, &'static ConfigError> {
         .get_or_init(|| {
             let config = Config::from_lookup(|name| binding(env, name));
             if let Err(e) = &config {
-                let line = serde_json::json!({
-                    "level": "error", "event": "config", "detail": e.to_string(),
-                });
-                console_log(&line.to_string());
+                console_log(&log::note("error", "config", None, Some(&e.to_string())));
             }
             config
         })
@@ -57,14 +57,39 @@ fn cors(env: &worker::Env) -> &'static CorsPolicy {
     CORS.get_or_init(|| config::cors_policy(&|name| binding(env, name)).unwrap_or_default())
 }
 
-/// Serves one request.
+/// Serves one request: a `Response` when it could be answered without
+/// waiting on the platform, otherwise a `Promise` of one. The runtime takes
+/// either.
+///
+/// Most requests never wait: minting, `whoami`, the JWKS and every refusal
+/// are decided in Rust at once (when no rate limiter is bound). An `async`
+/// export would still wrap each of them in a `Promise`, a closure the
+/// runtime must track, and a microtask, which costs more CPU than verifying
+/// the token. So the request is polled once here, and only a request that
+/// is still waiting (on KV, a rate limiter, Turnstile) is handed to
+/// `future_to_promise`, which polls it again with a real waker: every
+/// future we await re-registers its waker on each poll, as `Future`'s
+/// contract requires, so the first poll's no-op waker is never relied on.
 ///
 /// # Errors
 ///
 /// Only when the runtime refuses to build a response object; every failure
 /// of the request itself is already a JSON response.
 #[wasm_bindgen]
-pub async fn fetch(
+pub fn fetch(req: web_sys::Request, env: worker::Env, ctx: JsValue) -> Result<JsValue, JsValue> {
+    let mut serving = Box::pin(serve(req, env, ctx));
+    match serving.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(response) => response.map(Into::into),
+        Poll::Pending => {
+            Ok(wasm_bindgen_futures::future_to_promise(
+                async move { serving.await.map(Into::into) },
+            )
+            .into())
+        }
+    }
+}
+
+async fn serve(
     req: web_sys::Request,
     env: worker::Env,
     ctx: JsValue,
@@ -118,6 +143,10 @@ pub async fn fetch(
     // Date.now() is a whole number of milliseconds well inside i64.
     #[allow(clippy::cast_possible_truncation)]
     let now_ms = started_ms as i64;
+    // The test-hooks build (never deployed) lets a test set the clock, so
+    // that expiry, grace periods and sliding are tested without waiting.
+    #[cfg(feature = "test-hooks")]
+    let now_ms = header("x-test-now-ms").and_then(|v| v.parse().ok()).unwrap_or(now_ms);
 
     let deps = Deps { config, cors: cors(&env), kv: kv.as_ref(), platform: &platform, now_ms };
     let outcome = handlers::handle(&request, &deps).await;
