@@ -106,6 +106,41 @@ impl fmt::Debug for Json {
     }
 }
 
+/// Serde helpers that store an optional [`Json`] as a JSON *string* holding
+/// its text, for KV metadata. The Workers runtime hands metadata through
+/// JavaScript's `JSON.parse`, which would turn `9007199254740993` into
+/// `9007199254740992` and `1.50` into `1.5`; a string survives it exactly.
+/// The price is that quotes and backslashes in the text are escaped again,
+/// and count twice against the metadata cap.
+pub mod as_string {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use super::Json;
+
+    /// Writes the text as a string, or `null`.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's.
+    #[allow(clippy::ref_option)] // serde's `with` passes `&Option<T>`
+    pub fn serialize<S: Serializer>(value: &Option<Json>, out: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(json) => out.serialize_str(json.get()),
+            None => out.serialize_none(),
+        }
+    }
+
+    /// Reads a string holding JSON text, or `null`.
+    ///
+    /// # Errors
+    ///
+    /// When it is neither, or the string is not JSON.
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Option<Json>, D::Error> {
+        let text = Option::<String>::deserialize(input)?;
+        text.map(|t| Json::from_text(t).map_err(D::Error::custom)).transpose()
+    }
+}
+
 /// JSON nested deeper than [`MAX_DEPTH`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooDeep;
@@ -156,6 +191,25 @@ mod tests {
         assert!(at_cap.compact().is_ok());
         let over = json(&format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)));
         assert_eq!(over.compact(), Err(TooDeep));
+    }
+
+    #[test]
+    fn as_a_string_the_text_survives_a_javascript_style_round_trip_exactly() {
+        #[derive(Serialize, Deserialize)]
+        struct Meta {
+            #[serde(with = "as_string", default, skip_serializing_if = "Option::is_none")]
+            d: Option<Json>,
+        }
+        let data = json(r#"{"big":12345678901234567890,"f":1.50,"s":"q\"b\\"}"#);
+        let stored = serde_json::to_string(&Meta { d: Some(data.clone()) }).expect("serialises");
+        // Numbers are inside a string, so a parser that reads them as
+        // doubles never sees them.
+        let as_js: serde_json::Value = serde_json::from_str(&stored).expect("JSON");
+        assert!(as_js["d"].is_string());
+        let back: Meta = serde_json::from_str(&as_js.to_string()).expect("reads back");
+        assert_eq!(back.d, Some(data));
+        assert_eq!(serde_json::to_string(&Meta { d: None }).expect("serialises"), "{}");
+        assert!(serde_json::from_str::<Meta>(r#"{"d":"{not json"}"#).is_err());
     }
 
     #[test]

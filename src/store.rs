@@ -155,8 +155,11 @@ pub struct StoredAction {
     /// When it was recorded (Unix milliseconds).
     #[serde(rename = "t")]
     pub at_ms: i64,
-    /// A structured action's data, as JSON text; never `null`.
-    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    /// A structured action's data; never `null`. Stored as a string holding
+    /// its JSON text, so that it comes back exactly (see
+    /// [`crate::json::as_string`]).
+    #[serde(rename = "d", with = "crate::json::as_string", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Json>,
 }
 
