@@ -111,9 +111,10 @@ async fn serve(
 
     let config = config(&env);
     let turnstile_on = config.is_ok_and(|c| c.turnstile_secret().is_some());
-    // A body over the cap gets its 413 unread, on any route; only the
-    // routes that take a body read one.
-    let declared = if request.may_have_body() { header("content-length") } else { None };
+    // A body declared over the cap gets its 413 unread, on any route and
+    // with any method (a GET may carry a body too); only the routes that
+    // take a body read one.
+    let declared = header("content-length");
     let read = if http::declared_too_large(declared.as_deref()) {
         Err(Body::TooLarge)
     } else if request.wants_body(turnstile_on) {

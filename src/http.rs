@@ -90,13 +90,6 @@ impl<'a> Request<'a> {
         self.method == "POST"
             && (self.path == "/v1/actions" || (turnstile_on && self.path == "/anon/login"))
     }
-
-    /// Whether the request may carry a body whose declared length the edge
-    /// should check: every method but those that never have one.
-    #[must_use]
-    pub fn may_have_body(&self) -> bool {
-        !matches!(self.method, "GET" | "HEAD" | "OPTIONS")
-    }
 }
 
 /// Largest body any route accepts; larger ones get 413 unread. A
@@ -213,7 +206,5 @@ mod tests {
         assert!(post("http://h/anon/login").wants_body(true));
         assert!(!post("http://h/items/add_action").wants_body(true));
         assert!(!Request::from_url("GET", "http://h/v1/actions", None).wants_body(true));
-        assert!(Request::from_url("DELETE", "http://h/anon/me", None).may_have_body());
-        assert!(!Request::from_url("GET", "http://h/", None).may_have_body());
     }
 }
