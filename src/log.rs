@@ -4,14 +4,13 @@
 //! A line names the request by its id, method, route and path, with the
 //! status, the time it took, the visitor when their token was verified, and
 //! the reason for any refusal. It never holds the query string (visitors'
-//! actions), a header, a token or the secret.
+//! actions), a header, a token or the secret. A path is logged only when it
+//! is one of the API's: any other path is the client's text, which could
+//! hold a token sent to the wrong place, so only its length is logged.
 
 use serde::Serialize;
 
 use crate::{anon_id::AnonId, handlers::Outcome, http::Request, kv::KvError, store::Slid};
-
-/// Paths are attacker-chosen; a long one is cut to keep lines small.
-const MAX_LOGGED_PATH: usize = 128;
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -21,7 +20,10 @@ struct Line<'a> {
     method: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     route: Option<&'static str>,
-    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_path_bytes: Option<usize>,
     status: u16,
     duration_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,13 +50,15 @@ pub fn request_line(
         _ if outcome.warning.is_some() => "warn",
         _ => "info",
     };
+    let known = crate::routes::TABLE.iter().any(|(path, _, _)| *path == req.path);
     let line = Line {
         level,
         event: "request",
         request_id: truncate(request_id, 64),
         method: truncate(req.method, 16),
         route: outcome.route.map(crate::routes::Route::name),
-        path: truncate(req.path, MAX_LOGGED_PATH),
+        path: known.then_some(req.path),
+        unknown_path_bytes: (!known).then_some(req.path.len()),
         status,
         duration_ms,
         anon_id: outcome.anon_id,
@@ -201,20 +205,28 @@ mod tests {
     }
 
     #[test]
-    fn long_paths_are_cut_on_a_character_boundary() {
-        let path = format!("/{}", "é".repeat(200));
-        let url = format!("http://h{path}");
-        let req = Request::from_url("GET", &url, None);
-        let outcome = Outcome {
-            response: Response::json(404, &()),
+    fn only_the_apis_own_paths_are_logged_others_by_length() {
+        let outcome = |status| Outcome {
+            response: Response::json(status, &()),
             route: None,
             anon_id: None,
             error: None,
             warning: None,
             follow_up: None,
         };
-        let parsed: serde_json::Value =
-            serde_json::from_str(&request_line(&req, &outcome, "id", 0)).expect("json");
-        assert!(parsed["path"].as_str().unwrap().len() <= MAX_LOGGED_PATH);
+        let line = |url: &str, status| {
+            let req = Request::from_url("GET", url, None);
+            let text = request_line(&req, &outcome(status), "id", 0);
+            serde_json::from_str::<serde_json::Value>(&text).expect("json")
+        };
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        let stray = line(&format!("http://h/anon/{token}"), 404);
+        assert!(!stray.to_string().contains("eyJ"), "{stray}");
+        assert_eq!(stray["unknown_path_bytes"], 6 + token.len());
+        assert!(stray.get("path").is_none());
+
+        let known = line("http://h/anon/whoami", 405);
+        assert_eq!(known["path"], "/anon/whoami");
+        assert!(known.get("unknown_path_bytes").is_none());
     }
 }
