@@ -57,7 +57,7 @@ impl fmt::Display for BadOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "server misconfigured: ALLOWED_ORIGINS entry {:?} is not an origin; use \
+            "server misconfigured: ALLOWED_ORIGINS entry `{}` is not an origin; use \
              scheme://host[:port] or scheme://*.domain, separated by commas or spaces",
             self.0
         )

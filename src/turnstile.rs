@@ -54,7 +54,7 @@ impl TurnstileError {
     pub fn log_detail(&self) -> Option<String> {
         match self {
             Self::Missing => None,
-            Self::Rejected(codes) => Some(format!("siteverify error codes: {codes:?}")),
+            Self::Rejected(codes) => Some(format!("siteverify error codes: {}", codes.join(", "))),
             Self::Unavailable(why) => Some(format!("siteverify unavailable: {why}")),
         }
     }
