@@ -89,7 +89,8 @@ export class AnonSessionClient {
       locks === undefined
         ? ((globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks ?? null)
         : locks;
-    return available ? webLocks(available) : storageLock(this.#storage);
+    const fallback = storageLock(this.#storage);
+    return available ? webLocks(available, fallback) : fallback;
   }
 
   // -- Sessions ----------------------------------------------------------------

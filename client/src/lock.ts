@@ -27,18 +27,33 @@ export interface LockManagerLike {
   ): Promise<T>;
 }
 
-/** Web Locks: the browser grants the lock to one tab of the origin at a time. */
-export function webLocks(locks: LockManagerLike): SessionLock {
+/**
+ * Web Locks: the browser grants the lock to one tab of the origin at a time.
+ * Where the browser refuses to lock at all (a sandboxed iframe's opaque
+ * origin throws SecurityError), `fallback` serves instead.
+ */
+export function webLocks(locks: LockManagerLike, fallback: SessionLock = localMutex()): SessionLock {
   return {
     async run<T>(name: string, task: (info: LockInfo) => Promise<T>): Promise<T> {
-      // First without waiting, to learn whether another tab holds it.
-      const first = await locks.request<{ value: T } | null>(
-        name,
-        { ifAvailable: true },
-        async (lock) => (lock ? { value: await task({ contended: false }) } : null),
-      );
-      if (first) return first.value;
-      return locks.request<T>(name, {}, () => task({ contended: true }));
+      let granted = false;
+      const guarded = (info: LockInfo) => {
+        granted = true;
+        return task(info);
+      };
+      try {
+        // First without waiting, to learn whether another tab holds it.
+        const first = await locks.request<{ value: T } | null>(
+          name,
+          { ifAvailable: true },
+          async (lock) => (lock ? { value: await guarded({ contended: false }) } : null),
+        );
+        if (first) return first.value;
+        granted = true; // the ifAvailable call was answered, so locking works
+        return await locks.request<T>(name, {}, () => task({ contended: true }));
+      } catch (error) {
+        if (granted) throw error;
+        return fallback.run(name, task);
+      }
     },
   };
 }

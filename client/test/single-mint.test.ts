@@ -129,3 +129,38 @@ describe("single mint", () => {
     expect(JSON.parse(storage.get("anon-sessions")!).anonId).toBe(session.anonId);
   });
 });
+
+describe("locks", () => {
+  it("where Web Locks refuse to lock (an opaque origin), the storage fallback serves", async () => {
+    vi.useFakeTimers();
+    const worker = fakeWorker();
+    const shared = memoryStorage({ shared: true });
+    const refusing = {
+      request: () => Promise.reject(new DOMException("opaque origin", "SecurityError")),
+    };
+    const tabs = [1, 2].map(
+      () => new AnonSessionClient({ fetch: worker.fetch, storage: shared, locks: refusing }),
+    );
+
+    const pending = Promise.all(tabs.map((tab) => tab.getSession()));
+    await vi.advanceTimersByTimeAsync(2000);
+    const [a, b] = await pending;
+
+    expect(worker.count("POST", "/anon/login")).toBe(1);
+    expect(b?.anonId).toBe(a?.anonId);
+    vi.useRealTimers();
+  });
+
+  it("an error in the task under a granted Web Lock is not retried under the fallback", async () => {
+    const worker = fakeWorker();
+    worker.intercept = () => new Response(JSON.stringify({ detail: "misconfigured" }), { status: 500 });
+    const client = new AnonSessionClient({
+      fetch: worker.fetch,
+      storage: memoryStorage({ shared: true }),
+      locks: new FakeLocks(),
+    });
+
+    await expect(client.getSession()).rejects.toMatchObject({ status: 500 });
+    expect(worker.count("POST", "/anon/login")).toBe(1);
+  });
+});
