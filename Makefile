@@ -197,11 +197,17 @@ $(DEMO_OUT): $(DEMO_SOURCES) $(CLIENT_OUT) $(DEMO_STAMP)
 
 demo: $(DEMO_OUT)
 
-# `wrangler deploy` runs `make build` and uploads build-assets/ with the
-# worker, so the demo is built with it; build/ itself is unchanged. `make dev`
-# needs it too: wrangler refuses to start when build-assets/ is missing.
+# `wrangler deploy` (and `wrangler dev`) run `make build` and serve or upload
+# build-assets/ with the worker, so the demo is built with it; build/ itself
+# is unchanged. `make dev` builds it first all the same, so that wrangler
+# finds build-assets/ whatever its [build] step does.
 build: $(DEMO_OUT)
 dev: $(DEMO_OUT) dev-demo-address
+
+.PHONY: clean-demo
+clean: clean-demo
+clean-demo:
+	rm -rf $(ASSETS_DIR) client/dist
 
 dev-demo-address:
 	@echo "the demo app: http://127.0.0.1:$(PORT)/demo/"
