@@ -124,7 +124,7 @@ $(TEST_BUILD_OUT): $(SOURCES) | setup
 dev: setup dev-keys $(BUILD_OUT)
 	@echo "serving on http://127.0.0.1:$(PORT) with local KV in .wrangler/state ($(SIGNING) signing)"
 	WRANGLER_SEND_METRICS=false npx wrangler dev --ip 127.0.0.1 --port $(PORT) \
-		--show-interactive-dev-session=false --var "ALLOWED_ORIGINS:$(DEV_ORIGINS)" $(DEV_SIGNING_VARS)
+		--show-interactive-dev-session=false --var "ALLOWED_ORIGINS:$(DEV_ORIGINS)" $(DEV_SIGNING_VARS) $(DEV_ARGS)
 
 ## Test --------------------------------------------------------------------
 
@@ -156,3 +156,75 @@ clean:
 .PHONY: bench
 bench: setup $(BUILD_OUT)
 	node bench/run.mjs
+
+## Client library, demo app and browser tests ----------------------------------
+# client/ is the npm package (anon-sessions-client); demo/ is the seed's demo
+# rebuilt on it, which the worker serves from build-assets/ at /demo/
+# (wrangler.toml's [assets]). Each has its own package.json and lockfile, so
+# their installs never touch the worker's tooling above.
+
+CLIENT_STAMP := client/node_modules/.package-lock.json
+DEMO_STAMP := demo/node_modules/.package-lock.json
+CLIENT_OUT := client/dist/index.js
+ASSETS_DIR := build-assets
+DEMO_OUT := $(ASSETS_DIR)/demo/index.html
+CLIENT_SOURCES := $(shell find client/src -type f) \
+	client/package.json client/tsconfig.json client/tsconfig.build.json
+DEMO_SOURCES := $(shell find demo/src -type f) demo/index.html demo/vite.config.ts \
+	demo/tsconfig.json demo/package.json demo/_headers
+# Extra `wrangler dev` arguments for `make dev`; the browser tests use it to
+# keep their KV apart from yours (--persist-to).
+DEV_ARGS ?=
+
+.PHONY: demo dev-demo-address test-client test-e2e demo-screenshots
+
+$(CLIENT_STAMP): client/package-lock.json
+	cd client && npm ci --no-audit --no-fund
+	@touch $@
+
+$(DEMO_STAMP): demo/package-lock.json
+	cd demo && npm ci --no-audit --no-fund
+	@touch $@
+
+$(CLIENT_OUT): $(CLIENT_SOURCES) $(CLIENT_STAMP)
+	cd client && npm run --silent build
+
+# The static assets' _headers file gives the demo its own CSP: the worker's
+# security headers do not reach static assets.
+$(DEMO_OUT): $(DEMO_SOURCES) $(CLIENT_OUT) $(DEMO_STAMP)
+	cd demo && npm run --silent build
+	cp demo/_headers $(ASSETS_DIR)/_headers
+
+demo: $(DEMO_OUT)
+
+# `wrangler deploy` (and `wrangler dev`) run `make build` and serve or upload
+# build-assets/ with the worker, so the demo is built with it; build/ itself
+# is unchanged. `make dev` builds it first all the same, so that wrangler
+# finds build-assets/ whatever its [build] step does.
+build: $(DEMO_OUT)
+dev: $(DEMO_OUT) dev-demo-address
+
+.PHONY: clean-demo
+clean: clean-demo
+clean-demo:
+	rm -rf $(ASSETS_DIR) client/dist
+
+dev-demo-address:
+	@echo "the demo app: http://127.0.0.1:$(PORT)/demo/"
+
+test: test-client test-e2e
+
+# Vitest with a fake fetch and fake timers, after type-checking the tests.
+test-client: $(CLIENT_STAMP)
+	cd client && npm test
+
+# Headless Chromium (Debian's; CHROMIUM=... for another) drives the demo
+# served by `make dev` on a free port with its own KV. .ci/run installs
+# Chromium when it is missing.
+test-e2e: $(DEMO_OUT) $(BUILD_OUT) .dev.vars
+	cd demo && node --test --test-concurrency=1 e2e/
+
+# Retakes docs/demo-*.png for the README (not part of `make test`: the
+# pictures show a new id on every run).
+demo-screenshots: $(DEMO_OUT) $(BUILD_OUT) .dev.vars
+	cd demo && node e2e/screenshots.mjs
