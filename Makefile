@@ -171,7 +171,7 @@ DEMO_OUT := $(ASSETS_DIR)/demo/index.html
 CLIENT_SOURCES := $(shell find client/src -type f) \
 	client/package.json client/tsconfig.json client/tsconfig.build.json
 DEMO_SOURCES := $(shell find demo/src -type f) demo/index.html demo/vite.config.ts \
-	demo/tsconfig.json demo/package.json demo/_headers
+	demo/tsconfig.json demo/package.json
 # Extra `wrangler dev` arguments for `make dev`; the browser tests use it to
 # keep their KV apart from yours (--persist-to).
 DEV_ARGS ?=
@@ -189,20 +189,30 @@ $(DEMO_STAMP): demo/package-lock.json
 $(CLIENT_OUT): $(CLIENT_SOURCES) $(CLIENT_STAMP)
 	cd client && npm run --silent build
 
-# The static assets' _headers file gives the demo its own CSP: the worker's
-# security headers do not reach static assets.
 $(DEMO_OUT): $(DEMO_SOURCES) $(CLIENT_OUT) $(DEMO_STAMP)
 	cd demo && npm run --silent build
-	cp demo/_headers $(ASSETS_DIR)/_headers
 
 demo: $(DEMO_OUT)
+
+# assets/ holds the static files served as they are: /openapi.json and the
+# _headers file that gives static assets (the demo, the document) their own
+# headers, since the worker's do not reach them. Serving the API's
+# description from assets keeps 30 KB of JSON out of the wasm, and a
+# request for it out of the worker.
+STATIC_SOURCES := $(wildcard assets/*)
+STATIC_OUT := $(ASSETS_DIR)/openapi.json
+$(STATIC_OUT): $(STATIC_SOURCES)
+	@mkdir -p $(ASSETS_DIR)
+	cp $(STATIC_SOURCES) $(ASSETS_DIR)/
 
 # `wrangler deploy` (and `wrangler dev`) run `make build` and serve or upload
 # build-assets/ with the worker, so the demo is built with it; build/ itself
 # is unchanged. `make dev` builds it first all the same, so that wrangler
 # finds build-assets/ whatever its [build] step does.
-build: $(DEMO_OUT)
-dev: $(DEMO_OUT) dev-demo-address
+build: $(DEMO_OUT) $(STATIC_OUT)
+dev: $(DEMO_OUT) $(STATIC_OUT) dev-demo-address
+# The Miniflare suite serves assets/ too (tests/support/worker.mjs).
+test-worker: $(STATIC_OUT)
 
 .PHONY: clean-demo
 clean: clean-demo

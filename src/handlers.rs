@@ -2,7 +2,7 @@
 //!
 //! KV operations per request (the README's table comes from here; the host
 //! tests count them):
-//! - `GET /`, `GET /openapi.json`, `GET /.well-known/jwks.json`,
+//! - `GET /`, `GET /.well-known/jwks.json`,
 //!   `POST /anon/login`, `GET /anon/whoami`: none. Minting writes
 //!   nothing, so a bot that only mints costs no KV writes; `whoami` checks
 //!   the token alone and does not see an erase (see `docs/kv-schema.md`).
@@ -151,7 +151,10 @@ async fn serve<K: Kv, P: Platform>(
     trace.route = Some(route);
     match route {
         Route::Welcome => Ok(session::welcome()),
-        Route::OpenApi => Ok(Response::json_text(200, OPENAPI)),
+        // Workers static assets answer GET /openapi.json before the worker
+        // runs (assets/openapi.json, copied to build-assets/); it reaches
+        // here only from a deployment without them.
+        Route::OpenApi => Err(ApiError::NotFound),
         Route::Jwks => {
             let jwks = config(deps)?.policy().keys.jwks();
             Ok(Response::json_text(200, &jwks).cacheable(JWKS_MAX_AGE_SECONDS))
@@ -269,9 +272,6 @@ async fn touch<K: Kv>(store: &Store<'_, K>, id: AnonId, now: i64, trace: &mut Tr
         Err(e) => trace.warning = Some(format!("visitor record not refreshed: {e}")),
     }
 }
-
-/// The API's OpenAPI 3.1 document, served as written.
-const OPENAPI: &str = include_str!("openapi.json");
 
 /// How long verifiers and caches may keep the JWKS: one hour. A key must
 /// be listed (verify-only) at least this long before it signs, so that no

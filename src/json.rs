@@ -221,4 +221,54 @@ mod tests {
         let out = serde_json::to_string(&Outer { data: json(r#"{"b":1,"a":[true,null]}"#) });
         assert_eq!(out.expect("serialises"), r#"{"data":{"b":1,"a":[true,null]}}"#);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::*;
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                // Quotes, backslashes, brackets, whitespace and non-ASCII
+                // inside strings are what a careless compactor breaks.
+                "[ \\t\\n\"\\\\{}\\[\\]:,aé😀]{0,12}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(6, 64, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    prop::collection::btree_map("[ \"\\\\a-z]{0,6}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Whitespace between tokens is all that compaction removes:
+            /// serde_json's pretty form compacts to exactly its compact form.
+            #[test]
+            fn compaction_of_pretty_json_is_the_compact_json(v in value()) {
+                let pretty = Json::from_text(serde_json::to_string_pretty(&v).unwrap()).unwrap();
+                let compact = serde_json::to_string(&v).unwrap();
+                let compacted = pretty.compact().unwrap();
+                prop_assert_eq!(compacted.get(), compact.as_str());
+            }
+
+            /// On any text at all, compaction never panics, and succeeds
+            /// exactly on JSON that nests no deeper than the cap.
+            #[test]
+            fn compaction_accepts_only_json(text in "[\\[\\]{}\" :,0-9a-z\\\\]{0,40}") {
+                if let Ok(json) = Json::from_text(text) {
+                    let compact = json.compact().expect("shallow JSON compacts");
+                    let before: Value = serde_json::from_str(json.get()).unwrap();
+                    let after: Value = serde_json::from_str(compact.get()).unwrap();
+                    prop_assert_eq!(before, after);
+                }
+            }
+        }
+    }
 }

@@ -12,7 +12,8 @@ use crate::error::ApiError;
 pub enum Route {
     /// `GET /`: a welcome message.
     Welcome,
-    /// `GET /openapi.json`: the OpenAPI 3.1 description of this API.
+    /// `GET /openapi.json`: the OpenAPI 3.1 description of this API, which
+    /// the platform serves from the static assets before the worker runs.
     OpenApi,
     /// `GET /.well-known/jwks.json`: the public signing keys.
     Jwks,
@@ -39,7 +40,7 @@ pub enum Route {
     Panic,
 }
 
-/// Every endpoint as (path, method, route). `src/openapi.json` describes
+/// Every endpoint as (path, method, route). `assets/openapi.json` describes
 /// exactly these; a test keeps the two in step.
 pub const TABLE: &[(&str, &str, Route)] = &[
     ("/", "GET", Route::Welcome),
@@ -112,7 +113,7 @@ mod tests {
     #[test]
     fn the_openapi_document_describes_exactly_these_routes() {
         let doc: serde_json::Value =
-            serde_json::from_str(include_str!("openapi.json")).expect("valid JSON");
+            serde_json::from_str(include_str!("../assets/openapi.json")).expect("valid JSON");
         let mut documented: Vec<(String, String)> = doc["paths"]
             .as_object()
             .expect("paths")

@@ -40,6 +40,12 @@ export function useWorker(bindings = {}, { kv = true, build = "build", options =
       compatibilityDate: "2026-04-20",
       bindings: merged,
       kvNamespaces: kv ? { ANON_KV: "anon-kv-test" } : {},
+      // The static assets, as wrangler.toml's [assets] serves them:
+      // /openapi.json (and the demo) answer before the worker runs.
+      assets: {
+        directory: path.join(ROOT, "build-assets"),
+        routerConfig: { has_user_worker: true },
+      },
       cf: { country: "NL" },
       // Keep the worker's console lines: tests read the structured log.
       handleRuntimeStdio(stdout, stderr) {
