@@ -232,9 +232,9 @@ async fn check_turnstile<P: Platform>(
 ) -> Result<(), ApiError> {
     let token = turnstile::token_from(req.turnstile, req.body.text())
         .ok_or(ApiError::Turnstile(TurnstileError::Missing))?;
-    let form = turnstile::request_body(secret, &token, req.client_ip);
+    let body = turnstile::request_body(secret, &token, req.client_ip);
     let answer = platform
-        .siteverify(&form)
+        .siteverify(&body)
         .await
         .map_err(|e| ApiError::Turnstile(TurnstileError::Unavailable(e)))?;
     turnstile::judge(&answer).map_err(ApiError::Turnstile)

@@ -40,12 +40,12 @@ pub trait Platform {
     /// Counts one request against `limiter` for `key`.
     async fn rate_limit(&self, limiter: Limiter, key: &str) -> RateDecision;
 
-    /// Posts `form` to Turnstile's siteverify and returns the response body.
+    /// Posts `body` (JSON) to Turnstile's siteverify and returns the answer.
     ///
     /// # Errors
     ///
     /// A description of the transport failure or timeout.
-    async fn siteverify(&self, form: &str) -> Result<String, String>;
+    async fn siteverify(&self, body: &str) -> Result<String, String>;
 }
 
 #[cfg(test)]
@@ -66,7 +66,7 @@ pub mod fake {
         pub counts: RefCell<HashMap<(&'static str, String), u32>>,
         pub siteverify: RefCell<Result<String, String>>,
         pub siteverify_calls: Cell<u32>,
-        pub last_form: RefCell<Option<String>>,
+        pub last_request: RefCell<Option<String>>,
     }
 
     impl Default for FakePlatform {
@@ -76,7 +76,7 @@ pub mod fake {
                 counts: RefCell::default(),
                 siteverify: RefCell::new(Ok(r#"{"success":true}"#.into())),
                 siteverify_calls: Cell::new(0),
-                last_form: RefCell::default(),
+                last_request: RefCell::default(),
             }
         }
     }
@@ -90,9 +90,9 @@ pub mod fake {
             if *count > limit { RateDecision::Limited } else { RateDecision::Allowed }
         }
 
-        async fn siteverify(&self, form: &str) -> Result<String, String> {
+        async fn siteverify(&self, body: &str) -> Result<String, String> {
             self.siteverify_calls.set(self.siteverify_calls.get() + 1);
-            *self.last_form.borrow_mut() = Some(form.to_owned());
+            *self.last_request.borrow_mut() = Some(body.to_owned());
             self.siteverify.borrow().clone()
         }
     }

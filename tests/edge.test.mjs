@@ -146,10 +146,11 @@ describe("Turnstile", () => {
       // Miniflare's outbound mock stands in for challenges.cloudflare.com.
       async outboundService(request) {
         assert.equal(new URL(request.url).pathname, "/turnstile/v0/siteverify");
-        const form = new URLSearchParams(await request.text());
-        assert.equal(form.get("secret"), "1x0000000000000000000000000000000AA");
+        assert.equal(request.headers.get("content-type"), "application/json");
+        const sent = await request.json();
+        assert.equal(sent.secret, "1x0000000000000000000000000000000AA");
         if (verdict === "timeout") await sleep(5000);
-        const success = verdict === "success" && form.get("response") === "good-token";
+        const success = verdict === "success" && sent.response === "good-token";
         return Response.json({ success, "error-codes": success ? [] : ["invalid-input-response"] });
       },
     },

@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::{
     log,
     platform::{Limiter, Platform, RateDecision},
-    turnstile::{SITEVERIFY_URL, TIMEOUT_MS},
+    turnstile::{REQUEST_CONTENT_TYPE, SITEVERIFY_URL, TIMEOUT_MS},
 };
 
 /// Whether "this limiter is off" has been logged, per limiter, so that an
@@ -76,17 +76,17 @@ impl Platform for WorkerPlatform<'_> {
         }
     }
 
-    async fn siteverify(&self, form: &str) -> Result<String, String> {
+    async fn siteverify(&self, body: &str) -> Result<String, String> {
         let describe = |e: JsValue| {
             e.dyn_ref::<js_sys::Error>()
                 .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()))
         };
         let headers = web_sys::Headers::new().map_err(describe)?;
-        headers.set("content-type", "application/x-www-form-urlencoded").map_err(describe)?;
+        headers.set("content-type", REQUEST_CONTENT_TYPE).map_err(describe)?;
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(form));
+        init.set_body(&JsValue::from_str(body));
         init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS)));
 
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();

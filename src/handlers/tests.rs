@@ -481,8 +481,8 @@ fn with_turnstile_a_mint_needs_a_token_that_siteverify_accepts() {
     });
     assert_eq!(ok.response.status, 200);
     assert_eq!(
-        c.platform.last_form.borrow().as_deref(),
-        Some("secret=turnstile%2Dsecret&response=widget%2Dtoken&remoteip=203%2E0%2E113%2E7")
+        c.platform.last_request.borrow().as_deref(),
+        Some(r#"{"secret":"turnstile-secret","response":"widget-token","remoteip":"203.0.113.7"}"#)
     );
 
     let from_body = call_with(&c, "POST", "/anon/login", |r| {
