@@ -102,15 +102,17 @@ build: $(BUILD_OUT)
 
 # worker-build keeps the wasm name section for readable stack traces and
 # optimises with -O. The deployed worker drops the names (a fifth of the
-# file, about 21 KB gzip) and gets a second pass with -Os (about 1.4 KB
-# more), to stay within the 150,000-byte gzip budget that tests/size.test.mjs
-# checks; a panic is a bug we test for rather than debug in production. The
-# feature list is worker-build's own.
+# file, about 21 KB gzip), the producers and target-features sections
+# (read only by tools before this point), and gets a second pass with -Os
+# (about 1.4 KB more), to stay within the 150,000-byte gzip budget that
+# tests/size.test.mjs checks; a panic is a bug we test for rather than debug
+# in production. The feature list is worker-build's own.
 WASM_FEATURES := mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
 	reference-types exception-handling
 $(BUILD_OUT): $(SOURCES) | setup
 	$(WORKER_BUILD) --release
-	$(WASM_OPT_BIN) $(addprefix --enable-,$(WASM_FEATURES)) -Os --strip-debug $@ -o $@
+	$(WASM_OPT_BIN) $(addprefix --enable-,$(WASM_FEATURES)) -Os --strip-debug --strip-producers \
+		--strip-target-features $@ -o $@
 
 # The same worker with the `test-hooks` feature (a route that panics), for
 # the Miniflare suite only. Its own target dir keeps the two builds from
