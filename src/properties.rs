@@ -27,7 +27,7 @@ use crate::{
     kv::memory::MemoryKv,
     page,
     platform::fake::FakePlatform,
-    token::{self, Policy},
+    token::{self, Policy, TokenError},
 };
 
 const SECRET: &[u8] = b"property-tests-secret-0123456789abcdef";
@@ -93,18 +93,68 @@ fn header_set() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The refusals a token can get without a valid signature: its size, its
+/// structure, its header, its key, its algorithm, its signature, or claims
+/// that do not even parse (jwt-compact parses them before it checks the
+/// signature). Never one that judges the meaning of its claims (`exp`,
+/// `type`, `sub`...): those are reached only by a correctly signed token.
+fn refused_before_its_claims_are_judged(error: TokenError) -> bool {
+    matches!(
+        error,
+        TokenError::TooLong
+            | TokenError::Malformed
+            | TokenError::WrongAlgorithm
+            | TokenError::UnsupportedHeader
+            | TokenError::UnknownKey
+            | TokenError::MissingKeyId
+            | TokenError::BadSignature
+            | TokenError::MalformedClaims
+    )
+}
+
 proptest! {
+    /// No string but a signed token verifies: one over the cap is too long,
+    /// one without exactly three segments is malformed, and anything else
+    /// is refused before its claims are judged.
     #[test]
-    fn verify_never_panics_on_any_string(token in ".{0,600}", now in any::<i64>()) {
-        let _ = token::verify(&policy(), &token, now);
+    fn verify_refuses_any_string(token in ".{0,600}", now in any::<i64>()) {
+        let result = token::verify(&policy(), &token, now);
+        let expected_first = if token.len() > token::MAX_TOKEN_BYTES {
+            Some(TokenError::TooLong)
+        } else if token.matches('.').count() != 2 {
+            Some(TokenError::Malformed)
+        } else {
+            None
+        };
+        match (result, expected_first) {
+            (Err(error), Some(expected)) => prop_assert_eq!(error, expected),
+            (Err(error), None) => {
+                prop_assert!(refused_before_its_claims_are_judged(error), "{error:?}");
+            }
+            (Ok(verified), _) => {
+                return Err(TestCaseError::fail(format!("{token:?} verified as {verified:?}")));
+            }
+        }
     }
 
+    /// Base64-looking segments (at most 485 bytes, under the cap): any
+    /// count of segments but three is malformed, and three unsigned ones
+    /// are refused before their claims are judged.
     #[test]
-    fn verify_never_panics_on_dotted_base64_junk(
+    fn verify_refuses_dotted_base64_junk(
         parts in prop::collection::vec("[A-Za-z0-9_=+/-]{0,80}", 0..6),
         now in any::<i64>(),
     ) {
-        let _ = token::verify(&policy(), &parts.join("."), now);
+        let result = token::verify(&policy(), &parts.join("."), now);
+        match result {
+            Err(error) if parts.len() == 3 => {
+                prop_assert!(refused_before_its_claims_are_judged(error), "{error:?}");
+            }
+            Err(error) => prop_assert_eq!(error, TokenError::Malformed),
+            Ok(verified) => {
+                return Err(TestCaseError::fail(format!("{parts:?} verified as {verified:?}")));
+            }
+        }
     }
 
     /// Correctly signed tokens with arbitrary headers and claims: whatever

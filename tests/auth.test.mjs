@@ -83,12 +83,57 @@ test("a token that is not of type anonymous is refused", async () => {
   });
 });
 
+/** Every key in the worker's KV namespace, with its value and metadata. */
+async function kvSnapshot() {
+  const kv = await worker.kv();
+  const entries = [];
+  let cursor;
+  do {
+    const page = await kv.list({ cursor });
+    for (const key of page.keys) {
+      entries.push({ ...key, value: await kv.get(key.name) });
+    }
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return entries;
+}
+
 test("a subject that is not a canonical UUID is refused before any KV operation", async () => {
-  for (const sub of ["", "..", "../x", "a:b", "x".repeat(600)]) {
+  // Something in KV beforehand, so that a stray write or delete shows.
+  const { access_token: live } = await worker.login();
+  assert.equal((await worker.call("POST", "/v1/actions", { token: live, json: { type: "kept" } })).status, 201);
+  const before = await kvSnapshot();
+  assert.equal(before.length, 2, "the action and the visitor's record");
+
+  // Every route that reads or writes KV once the token passes.
+  const routes = [
+    ...PROTECTED,
+    ["POST", "/anon/refresh"],
+    ["GET", "/anon/me"],
+    ["DELETE", "/anon/me"],
+    ["GET", "/v1/actions"],
+    ["POST", "/v1/actions", { json: { type: "x" } }],
+  ];
+  const uppercase = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";
+  for (const sub of ["", "..", "../x", "a:b", "x".repeat(600), uppercase, `{${claims().sub}}`]) {
     const token = forge(HS256, claims({ sub }), worker.secret);
-    const r = await worker.call("GET", "/items/my_anonymous_items", { token });
-    assert.equal(r.status, 401, sub.slice(0, 10));
+    for (const [method, target, options] of routes) {
+      const label = `${method} ${target} with sub ${JSON.stringify(sub.slice(0, 12))}`;
+      const r = await worker.call(method, target, { token, ...options });
+      assert.equal(r.status, 401, label);
+      assert.deepEqual(r.body, { detail: "token subject is not an anonymous id" }, label);
+      assert.equal(
+        r.headers.get("www-authenticate"),
+        'Bearer error="invalid_token", error_description="token subject is not an anonymous id"',
+        label,
+      );
+    }
   }
+  // Nothing was written, rewritten or deleted. (KV's API cannot show a
+  // read; a_sub_that_is_not_a_canonical_uuid_is_refused_before_any_kv_operation
+  // in src/handlers/tests.rs counts every operation, reads included.)
+  assert.deepEqual(await kvSnapshot(), before);
+
   const numeric = forge(HS256, claims({ sub: 12345 }), worker.secret);
   await expectRefused(`Bearer ${numeric}`, { error: "invalid_token", detail: "token claims are malformed" });
 });

@@ -1,8 +1,9 @@
 // The session lifecycle against the built worker and a real local KV
 // namespace: silent refresh, the visitor's record, structured actions and
 // their pages, "delete my data" with revocation, and sliding expiration.
-// Time is controlled through the tokens' own exp (signed with the worker's
-// secret) and through the expirations of keys seeded into KV directly.
+// Where time matters, the test-hooks build (build-test/) runs on a clock the
+// test sets per request (X-Test-Now-Ms), and the expiry of data also on a
+// KV clock the test sets (see setKvClock in support/worker.mjs).
 
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -77,26 +78,89 @@ describe("silent refresh", () => {
     assert.equal(who.body.anon_id, id);
   });
 
-  test("an expired token refreshes within the 7-day grace period", async () => {
-    const expired = forge(HS256, claims({ exp: now() - 6 * DAY }), worker.secret);
-    assert.equal((await worker.call("GET", "/anon/whoami", { token: expired })).status, 401);
-    const r = await worker.call("POST", "/anon/refresh", { token: expired });
-    assert.equal(r.status, 200);
-    assert.equal(r.body.anon_id, claims().sub);
-  });
-
-  test("past the grace period a refresh is refused, so the client starts over", async () => {
-    const stale = forge(HS256, claims({ exp: now() - 8 * DAY }), worker.secret);
-    const r = await worker.call("POST", "/anon/refresh", { token: stale });
-    assert.equal(r.status, 401);
-    assert.deepEqual(r.body, { detail: "token has expired" });
-    assert.match(r.headers.get("www-authenticate"), /error="invalid_token"/);
-  });
-
   test("a refresh still checks everything else about the token", async () => {
     const forged = forge(HS256, claims({ exp: now() - DAY }), "not-the-secret");
     assert.equal((await worker.call("POST", "/anon/refresh", { token: forged })).status, 401);
     assert.equal((await worker.call("POST", "/anon/refresh")).status, 401);
+  });
+});
+
+describe("refresh on a clock the test sets", () => {
+  const clocked = useWorker({}, { build: "build-test" });
+  const TTL = 604800; // TOKEN_TTL_SECONDS, the default
+  const GRACE = 604800; // REFRESH_GRACE_SECONDS, the default
+  const LEEWAY = 60;
+  const T = 1_800_000_000_000; // Unix ms: minted at this instant
+  const E = T / 1000 + TTL; // the token's exp, Unix seconds
+  const at = (ms) => ({ headers: { "x-test-now-ms": String(ms) } });
+
+  async function mintAtT() {
+    const r = await clocked.call("POST", "/anon/login", at(T));
+    assert.equal(r.status, 200);
+    return { token: r.body.access_token, id: r.body.anon_id };
+  }
+
+  test("a token minted at T expires TOKEN_TTL_SECONDS later, with 60 s of leeway", async () => {
+    const { token, id } = await mintAtT();
+    const who = await clocked.call("GET", "/anon/whoami", { token, ...at(T) });
+    assert.deepEqual(who.body, { anon_id: id, expires_at: E });
+    for (const [ms, status] of [
+      [E * 1000, 200],
+      [(E + LEEWAY) * 1000 - 1, 200],
+      [(E + LEEWAY) * 1000, 401],
+      [(E + LEEWAY + 1) * 1000, 401],
+    ]) {
+      const r = await clocked.call("GET", "/anon/whoami", { token, ...at(ms) });
+      assert.equal(r.status, status, `exp + ${ms / 1000 - E} s`);
+      if (status === 401) assert.deepEqual(r.body, { detail: "token has expired" });
+    }
+  });
+
+  test("an expired token within its grace refreshes to the same visitor", async () => {
+    const { token, id } = await mintAtT();
+    // Just past exp (T + ttl + 1 s), and past exp's leeway, where every
+    // other route already refuses it.
+    for (const [ms, whoami] of [[(E + 1) * 1000, 200], [(E + LEEWAY) * 1000, 401]]) {
+      assert.equal((await clocked.call("GET", "/anon/whoami", { token, ...at(ms) })).status, whoami);
+      const r = await clocked.call("POST", "/anon/refresh", { token, ...at(ms) });
+      assert.equal(r.status, 200, `exp + ${ms / 1000 - E} s`);
+      assert.equal(r.body.anon_id, id);
+      assert.equal(r.body.expires_in, TTL);
+      const fresh = await clocked.call("GET", "/anon/whoami", { token: r.body.access_token, ...at(ms) });
+      assert.deepEqual(fresh.body, { anon_id: id, expires_at: ms / 1000 + TTL }, "a new lifetime from the refresh");
+    }
+  });
+
+  test("a refresh is refused from exp + grace + 60 s on, so the client starts over", async () => {
+    const { token, id } = await mintAtT();
+    const last = (E + GRACE + LEEWAY) * 1000 - 1;
+    const ok = await clocked.call("POST", "/anon/refresh", { token, ...at(last) });
+    assert.equal(ok.status, 200, "the last millisecond of grace and leeway");
+    assert.equal(ok.body.anon_id, id);
+    for (const ms of [(E + GRACE + LEEWAY) * 1000, (E + GRACE + LEEWAY + 1) * 1000]) {
+      const r = await clocked.call("POST", "/anon/refresh", { token, ...at(ms) });
+      assert.equal(r.status, 401, `exp + grace + ${ms / 1000 - E - GRACE} s`);
+      assert.deepEqual(r.body, { detail: "token has expired" });
+      assert.equal(r.headers.get("www-authenticate"), 'Bearer error="invalid_token", error_description="token has expired"');
+    }
+  });
+
+  test("in the grace period a refresh still checks the signature", async () => {
+    const forged = forge(HS256, claims({ exp: E }), "not-the-secret");
+    const r = await clocked.call("POST", "/anon/refresh", { token: forged, ...at((E + 1) * 1000) });
+    assert.equal(r.status, 401);
+    assert.deepEqual(r.body, { detail: "token signature is invalid" });
+  });
+});
+
+describe("the clock header outside the test-hooks build", () => {
+  test("is ignored: the deployed build mints on its own clock", async () => {
+    const before = now();
+    const r = await worker.call("POST", "/anon/login", { headers: { "x-test-now-ms": "0" } });
+    assert.equal(r.status, 200);
+    const who = await worker.call("GET", "/anon/whoami", { token: r.body.access_token });
+    assert.equal(who.status, 200, "not minted at 1970");
+    assert.ok(who.body.expires_at >= before + 604800 && who.body.expires_at <= now() + 604800);
   });
 });
 
@@ -306,6 +370,106 @@ describe("sliding expiration", () => {
     const slid = worker.logs.map((l) => { try { return JSON.parse(l); } catch { return {}; } })
       .find((l) => l.event === "slide" && l.anon_id === id);
     assert.deepEqual([slid.rewritten, slid.complete], [30, true]);
+  });
+});
+
+describe("expiry of data on a clock the test sets", () => {
+  // Both clocks move together: the worker's (X-Test-Now-Ms, what it writes
+  // into records and compares with) and the KV namespace's (what it counts
+  // a key's expirationTtl from and expires keys against).
+  const clocked = useWorker({}, { build: "build-test", kvClock: true });
+  const D = 30 * DAY; // DATA_TTL_SECONDS, the default
+  const T0 = 1_800_000_000_000; // Unix ms
+  const day = (d) => T0 + d * DAY * 1000;
+
+  /** Sets both clocks to `ms`; returns the header that sets the worker's. */
+  async function at(ms) {
+    await clocked.setKvClock(ms);
+    return { "x-test-now-ms": String(ms) };
+  }
+
+  /** GET /anon/me for `id` at `ms`, with a token signed for that instant (reading is not activity). */
+  async function me(id, ms) {
+    const token = forge(HS256, claims({ sub: id, exp: ms / 1000 + 3600 }), clocked.secret);
+    const r = await clocked.call("GET", "/anon/me", { token, headers: await at(ms) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  }
+
+  async function keysOf(id) {
+    const kv = await clocked.kv();
+    const actions = await kv.list({ prefix: `a:${id}:` });
+    const record = await kv.list({ prefix: `u:${id}` });
+    return [...record.keys, ...actions.keys];
+  }
+
+  /** Waits until the visitor's record says they were active at `ms`: the
+   * request's own write, or a scan's (which writes it last, after its
+   * rewrites) when the request started one. */
+  async function recordedActivity(id, ms) {
+    const kv = await clocked.kv();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const record = JSON.parse((await kv.get(`u:${id}`)) ?? "null");
+      if (record?.last_activity_at === ms / 1000) return record;
+      assert.ok(Date.now() < deadline, `record of ${id} never reached ${ms / 1000}: ${JSON.stringify(record)}`);
+      await sleep(20);
+    }
+  }
+
+  test("an inactive visitor's data is kept DATA_TTL_SECONDS and gone by 1.5 times it; an active one's is kept", async () => {
+    let headers = await at(day(0));
+    const inactive = (await clocked.call("POST", "/anon/login", { headers })).body;
+    const active = (await clocked.call("POST", "/anon/login", { headers })).body;
+    for (const v of [inactive, active]) {
+      const r = await clocked.call("POST", "/v1/actions", { token: v.access_token, headers, json: { type: `day 0 of ${v.anon_id}` } });
+      assert.equal(r.status, 201);
+      v.action = r.body.id;
+    }
+    // Written at day 0 on the KV clock, to live 1.5 D from it.
+    const written = await keysOf(inactive.anon_id);
+    assert.equal(written.length, 2, "the record and the action");
+    for (const key of written) assert.equal(key.expiration, day(0) / 1000 + 1.5 * D, key.name);
+
+    // The active visitor refreshes every 5 days until day 60.
+    let token = active.access_token;
+    for (let d = 5; d <= 60; d += 5) {
+      if (d === 45) {
+        // The inactive visitor, last active at day 0, around 1.5 D. (Not
+        // at its very second: there Miniflare's KV already refuses a get
+        // but still lists the key, so the second after is checked.)
+        let r = await me(inactive.anon_id, day(45) - 1000);
+        assert.deepEqual([r.action_count, r.created_at], [1, day(0) / 1000], "still there a second before 1.5 D");
+        r = await me(inactive.anon_id, day(45) + 1000);
+        assert.deepEqual([r.action_count, r.created_at, r.last_activity_at], [0, null, null], "gone a second after 1.5 D");
+        assert.deepEqual(await keysOf(inactive.anon_id), []);
+      }
+      headers = await at(day(d));
+      const r = await clocked.call("POST", "/anon/refresh", { token, headers });
+      assert.equal(r.status, 200, `day ${d}`);
+      token = r.body.access_token;
+      await recordedActivity(active.anon_id, day(d));
+      if (d === 30) {
+        // D after their last activity, the inactive visitor's data is all there.
+        const kept = await me(inactive.anon_id, day(30));
+        assert.deepEqual([kept.action_count, kept.created_at, kept.last_activity_at], [1, day(0) / 1000, day(0) / 1000]);
+      }
+    }
+
+    // At day 60, long past the 45 days its first write was given, the
+    // active visitor still has their day-0 action.
+    headers = await at(day(60));
+    const page = await clocked.call("GET", "/v1/actions", { token, headers });
+    assert.equal(page.status, 200);
+    assert.deepEqual(page.body.actions.map((a) => a.id), [active.action]);
+
+    // Then they stop: D after their last activity (day 60) all is kept,
+    // and by 1.5 D all is gone.
+    let r = await me(active.anon_id, day(60 + 30));
+    assert.deepEqual([r.action_count, r.created_at, r.last_activity_at], [1, day(0) / 1000, day(60) / 1000]);
+    r = await me(active.anon_id, day(60 + 45) + 1000);
+    assert.deepEqual([r.action_count, r.created_at], [0, null]);
+    assert.deepEqual(await keysOf(active.anon_id), []);
   });
 });
 

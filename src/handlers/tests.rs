@@ -758,6 +758,57 @@ fn short_kv_pages_give_short_pages_that_still_lead_to_everything() {
 }
 
 #[test]
+fn empty_kv_pages_give_pages_that_still_lead_to_everything_once_in_order() {
+    // 1: every other list call is empty, so the worker's own retry fills
+    // each page. 4: four empty calls in a row exhaust a request's list
+    // budget, so some pages reach the client empty, with a cursor.
+    for empty_runs in [1, 4] {
+        let c = Client::new(MemoryKv::with_empty_pages(empty_runs));
+        let (auth, _) = c.login();
+        let mut recorded = Vec::new();
+        for n in 0..50 {
+            let (r, body) = c.post_json(&auth, &format!(r#"{{"type":"t{n}","data":{n}}}"#));
+            assert_eq!(r.status, 201, "{empty_runs}: {body}");
+            recorded.push(body["id"].as_str().expect("id").to_owned());
+        }
+
+        let mut listed = Vec::new();
+        let mut sizes = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            assert!(sizes.len() < 100, "{empty_runs}: the listing never ended: {sizes:?}");
+            let target = match &cursor {
+                Some(next) => format!("/v1/actions?limit=7&cursor={next}"),
+                None => "/v1/actions?limit=7".to_owned(),
+            };
+            let (r, body) = c.call("GET", &target, Some(&auth));
+            assert_eq!(r.status, 200, "{empty_runs}: {body}");
+            let page = body["actions"].as_array().expect("actions");
+            assert!(page.len() <= 7, "{empty_runs}: {} on a page", page.len());
+            for action in page {
+                let n = listed.len();
+                assert_eq!(action["type"], format!("t{n}"), "{empty_runs}");
+                assert_eq!(action["data"], n, "{empty_runs}");
+                listed.push(action["id"].as_str().expect("id").to_owned());
+            }
+            sizes.push(page.len());
+            match &body["next_cursor"] {
+                Value::String(next) => cursor = Some(next.clone()),
+                Value::Null => break,
+                other => panic!("{empty_runs}: next_cursor {other}"),
+            }
+        }
+        assert_eq!(listed, recorded, "{empty_runs}: every action once, oldest first");
+        let empty = sizes.iter().filter(|&&n| n == 0).count();
+        if empty_runs == 1 {
+            assert_eq!(sizes[..7], [7; 7], "the retry fills each page: {sizes:?}");
+        } else {
+            assert!(empty > 0, "some pages came back empty with a cursor: {sizes:?}");
+        }
+    }
+}
+
+#[test]
 fn a_made_up_altered_or_borrowed_cursor_is_a_422_before_any_kv_operation() {
     let c = Client::new(MemoryKv::default());
     let (auth, _) = c.login();

@@ -1,6 +1,7 @@
 //! An in-memory [`Kv`] for host tests, with KV's ordering, paging, TTL
-//! checks and expiry on a clock the test sets, and a switch that makes
-//! listings lag behind writes.
+//! checks and expiry on a clock the test sets, a switch that makes
+//! listings lag behind writes, and modes that make `list` return short or
+//! empty pages before the listing is complete, as KV may.
 
 use std::{
     cell::{Cell, RefCell},
@@ -28,6 +29,12 @@ pub struct MemoryKv {
     lagging: bool,
     /// The largest page `list` returns, to exercise short pages.
     page_cap: Option<usize>,
+    /// When set to `n`, of every `n + 1` list calls the first `n` return no
+    /// keys but a cursor (where the listing stands), and the last a real
+    /// page: KV's "empty page, listing not complete".
+    empty_runs: Option<usize>,
+    /// List calls made so far, which picks the empty ones.
+    list_calls: Cell<usize>,
     /// The namespace's clock, in Unix seconds: keys expire against it.
     now: Cell<i64>,
     /// Operations performed: (gets, puts, lists).
@@ -46,6 +53,13 @@ impl MemoryKv {
     /// A namespace whose listings return at most `cap` keys a page.
     pub fn with_page_cap(cap: usize) -> Self {
         Self { page_cap: Some(cap), ..Self::default() }
+    }
+
+    /// A namespace where `n` empty pages, each with a cursor and
+    /// `complete: false`, come before every real page (`n` = 1: every other
+    /// list call returns zero keys).
+    pub fn with_empty_pages(n: usize) -> Self {
+        Self { empty_runs: Some(n), ..Self::default() }
     }
 
     /// Makes every written key visible to listings.
@@ -130,6 +144,17 @@ impl Kv for MemoryKv {
         cursor: Option<&str>,
     ) -> Result<ListPage, KvError> {
         self.ops.borrow_mut().2 += 1;
+        let call = self.list_calls.get();
+        self.list_calls.set(call + 1);
+        if let Some(n) = self.empty_runs
+            && call % (n + 1) < n
+        {
+            // Nothing returned, so the listing stands where it was: at the
+            // caller's cursor, or before the first key under the prefix
+            // (every such key sorts after the prefix itself).
+            let cursor = cursor.unwrap_or(prefix).to_owned();
+            return Ok(ListPage { keys: Vec::new(), cursor: Some(cursor), complete: false });
+        }
         let limit = (limit.min(1000) as usize).min(self.page_cap.unwrap_or(usize::MAX));
         let unlisted = self.unlisted.borrow();
         let entries = self.entries.borrow();
