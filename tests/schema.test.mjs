@@ -103,18 +103,19 @@ function showSummary(run) {
 }
 
 /**
- * The worker's request log lines from index `from` on. A request to a made-up
- * path marks the end: log lines arrive in order through a pipe, so once its
- * line is here, so is every line before it.
+ * The worker's request log lines from index `from` on. A request with a
+ * made-up request id (the worker takes it from CF-Ray) marks the end: log
+ * lines arrive in order through a pipe, so once its line is here, so is every
+ * line before it.
  */
 async function requestLinesSince(from) {
-  const marker = `/schema-test-end-${randomBytes(6).toString("hex")}`;
-  assert.equal((await worker.call("GET", marker)).status, 404);
+  const marker = `schema-test-end-${randomBytes(6).toString("hex")}`;
+  assert.equal((await worker.call("GET", "/", { headers: { "cf-ray": marker } })).status, 200);
   const parse = () => worker.logs.slice(from).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
   const deadline = Date.now() + 10_000;
-  while (!parse().some((l) => l.path === marker) && Date.now() < deadline) await sleep(20);
+  while (!parse().some((l) => l.request_id === marker) && Date.now() < deadline) await sleep(20);
   const lines = parse();
-  const end = lines.findIndex((l) => l.path === marker);
+  const end = lines.findIndex((l) => l.request_id === marker);
   assert.ok(end >= 0, "the marker request was logged");
   return lines.slice(0, end).filter((l) => l.event === "request");
 }
