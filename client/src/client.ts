@@ -316,9 +316,12 @@ export class AnonSessionClient {
    * answer is returned as it is.
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    // Only our own API gets the token: an absolute URL could leak it elsewhere.
-    if (!path.startsWith("/") || path.startsWith("//")) {
-      throw new TypeError(`path must start with a single "/": ${path}`);
+    // Only our own API gets the token. A URL parser reads `//host` as
+    // another host, and so are `/\host` (a backslash counts as a slash) and
+    // `/<tab>/host` (tabs and newlines are dropped), so all of them are
+    // refused, not just absolute URLs.
+    if (!path.startsWith("/") || path.startsWith("//") || /[\\\u0000-\u001f\u007f]/.test(path)) {
+      throw new TypeError(`path must start with a single "/" and hold no backslash or control character: ${JSON.stringify(path)}`);
     }
     const session = await this.getSession();
     let response = await this.#send(path, init, session.accessToken);

@@ -115,4 +115,16 @@ describe("typed calls", () => {
     expect(heard.at(-1)).toBeNull();
     expect(here.session).toBeNull();
   });
+
+  it("fetch refuses any path a URL parser could read as another host, before sending anything", async () => {
+    const { client, sent } = setup();
+    for (const path of ["//evil.example/x", "/\\evil.example/x", "/\t/evil.example/x", "/\n/evil.example/x", "https://evil.example/x", "evil", ""]) {
+      await expect(client.fetch(path), JSON.stringify(path)).rejects.toThrow(TypeError);
+    }
+    expect(sent).toEqual([]);
+    // A well-formed path still works, with the token.
+    const ok = await client.fetch("/anon/me");
+    expect(ok.status).toBe(200);
+    expect(new Headers(sent.at(-1)!.init.headers).get("Authorization")).toMatch(/^Bearer /);
+  });
 });
