@@ -165,8 +165,10 @@ async fn serve(
     }
 
     // CF-Ray names the request in Cloudflare's own logs too; elsewhere
-    // (local development) a random id stands in.
-    let request_id = header("cf-ray").unwrap_or_else(random_id);
+    // (local development), or when it is not shaped like one, a random id
+    // stands in.
+    let cf_ray = header("cf-ray");
+    let request_id = log::ray_id(cf_ray.as_deref()).map_or_else(random_id, str::to_owned);
     #[allow(clippy::cast_possible_truncation)]
     let duration_ms = (js_sys::Date::now() - started_ms) as i64;
     console_log(&log::request_line(&request, &outcome, &request_id, duration_ms));

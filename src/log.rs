@@ -109,6 +109,19 @@ pub fn slide_line(anon_id: AnonId, result: &Result<Slid, KvError>) -> String {
         .unwrap_or_else(|_| r#"{"level":"error","event":"log_failed"}"#.into())
 }
 
+/// The request id to use from a `CF-Ray` header: only a value shaped like a
+/// Ray ID (16 hex digits, then optionally `-` and a three-letter location)
+/// is taken, because outside Cloudflare's edge the header is the client's
+/// own text, and it is echoed in `X-Request-Id` and written to the log.
+#[must_use]
+pub fn ray_id(cf_ray: Option<&str>) -> Option<&str> {
+    let ray = cf_ray?;
+    let (hex, location) = ray.split_once('-').unwrap_or((ray, "ABC"));
+    let hex_ok = hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    let location_ok = location.len() == 3 && location.bytes().all(|b| b.is_ascii_uppercase());
+    (hex_ok && location_ok).then_some(ray)
+}
+
 #[derive(Serialize)]
 struct Note<'a> {
     level: &'static str,
@@ -147,6 +160,27 @@ fn truncate(text: &str, max: usize) -> &str {
 mod tests {
     use super::*;
     use crate::{error::ApiError, http::Response, token::TokenError};
+
+    #[test]
+    fn only_a_ray_id_shaped_cf_ray_becomes_the_request_id() {
+        for ray in ["8f1e2d3c4b5a6978-AMS", "8f1e2d3c4b5a6978", "8F1E2D3C4B5A6978-SJC"] {
+            assert_eq!(ray_id(Some(ray)), Some(ray));
+        }
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        let long = "a".repeat(5000);
+        for bad in [
+            token,
+            &long,
+            "",
+            "8f1e2d3c4b5a697-AMS",
+            "8f1e2d3c4b5a6978-ams",
+            "8f1e2d3c4b5a6978-AMSX",
+            "8f1e2d3c4b5a697g",
+        ] {
+            assert_eq!(ray_id(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(ray_id(None), None);
+    }
 
     #[test]
     fn a_note_names_its_event_and_only_the_fields_it_has() {

@@ -77,6 +77,18 @@ describe("CORS", () => {
     }
     const ray = await worker.call("GET", "/", { headers: { "cf-ray": "8f1e2d3c4b5a6978-AMS" } });
     assert.equal(ray.headers.get("x-request-id"), "8f1e2d3c4b5a6978-AMS");
+    // Anything not shaped like a Ray ID is the client's own text: never
+    // echoed or logged; a random id stands in.
+    const from = worker.logs.length;
+    const forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    const refused = await worker.call("GET", "/", { headers: { "cf-ray": forged } });
+    assert.match(refused.headers.get("x-request-id"), /^[0-9a-f]{16}$/);
+    const deadline = Date.now() + 5000;
+    while (!worker.logs.slice(from).some((l) => l.includes(refused.headers.get("x-request-id"))) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(worker.logs.slice(from).some((l) => l.includes(refused.headers.get("x-request-id"))), "the request was logged");
+    assert.ok(!worker.logs.slice(from).some((l) => l.includes("eyJ")), "the forged CF-Ray is not logged");
   });
 });
 

@@ -104,12 +104,12 @@ function showSummary(run) {
 
 /**
  * The worker's request log lines from index `from` on. A request with a
- * made-up request id (the worker takes it from CF-Ray) marks the end: log
+ * made-up Ray ID (the worker takes its request id from CF-Ray) marks the end: log
  * lines arrive in order through a pipe, so once its line is here, so is every
  * line before it.
  */
 async function requestLinesSince(from) {
-  const marker = `schema-test-end-${randomBytes(6).toString("hex")}`;
+  const marker = `${randomBytes(8).toString("hex")}-TST`;
   assert.equal((await worker.call("GET", "/", { headers: { "cf-ray": marker } })).status, 200);
   const parse = () => worker.logs.slice(from).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
   const deadline = Date.now() + 10_000;
