@@ -176,10 +176,12 @@ impl fmt::Display for ConfigError {
                  {MIN_SECRET_BYTES} random bytes) with `wrangler secret put {SECRET_BINDING}`, \
                  or in .dev.vars locally"
             ),
-            Self::ShortSecret { len } => write!(
+            // The length of a secret is not said: this text is also the
+            // 500's body, and a secret's length is nobody's business.
+            Self::ShortSecret { .. } => write!(
                 f,
-                "server misconfigured: {SECRET_BINDING} is {len} bytes long; it must be at \
-                 least {MIN_SECRET_BYTES}"
+                "server misconfigured: {SECRET_BINDING} is shorter than {MIN_SECRET_BYTES} \
+                 bytes; set a longer one with `wrangler secret put {SECRET_BINDING}`"
             ),
             Self::BadAlgorithm => write!(
                 f,
@@ -202,10 +204,10 @@ impl fmt::Display for ConfigError {
                 "server misconfigured: {KIDS_BINDING} lists {kid}; set its key with \
                  `wrangler secret put {KEY_BINDING_PREFIX}{kid}`, or in .dev.vars locally"
             ),
-            Self::ShortKey { kid, len } => write!(
+            Self::ShortKey { kid, .. } => write!(
                 f,
-                "server misconfigured: {KEY_BINDING_PREFIX}{kid} is {len} bytes long; an HS256 \
-                 key must be at least {MIN_SECRET_BYTES}"
+                "server misconfigured: {KEY_BINDING_PREFIX}{kid} is shorter than \
+                 {MIN_SECRET_BYTES} bytes, the least an HS256 key may be"
             ),
             Self::BadEd25519Key { kid } => write!(
                 f,
