@@ -11,7 +11,9 @@
 //!   after the response, slides the visitor's expiration.
 //! - `GET /anon/me`: one `get` (the record) and one `list` per 1000 actions.
 //! - `DELETE /anon/me`: one `list` per 1000 keys, one `put` (the tombstone)
-//!   and one `delete` per key, within [`store::ERASE_BUDGET`].
+//!   and one `delete` per key, and on the call that wrote the tombstone one
+//!   more listing pass for writes that raced it, within
+//!   [`store::ERASE_BUDGET`].
 //! - `GET /items/my_anonymous_items`, `GET /v1/actions`: one `list` (more
 //!   only while KV returns short pages, at most [`store::MAX_LIST_CALLS`]);
 //!   a page after the first adds one `get` (the tombstone).
@@ -113,7 +115,14 @@ pub async fn handle<K: Kv, P: Platform>(req: &Request<'_>, deps: &Deps<'_, K, P>
         (true, Some(origin), Some(_)) => Some(origin),
         _ => None,
     };
-    let (mut response, error) = if let Some(origin) = preflight {
+    let (mut response, error) = if req.body == Body::TooLarge {
+        // Before anything else, preflights included: the edge never
+        // buffered it.
+        let error = ApiError::BodyTooLarge;
+        let mut response = error.to_response();
+        deps.cors.decorate(req.origin, &mut response);
+        (response, Some(error))
+    } else if let Some(origin) = preflight {
         match deps.cors.preflight(origin) {
             Some(response) => (response, None),
             None => (ApiError::OriginNotAllowed.to_response(), Some(ApiError::OriginNotAllowed)),
@@ -143,10 +152,6 @@ async fn serve<K: Kv, P: Platform>(
     deps: &Deps<'_, K, P>,
     trace: &mut Trace,
 ) -> Result<Response, ApiError> {
-    // Before anything else, whatever the route: the edge never buffered it.
-    if req.body == Body::TooLarge {
-        return Err(ApiError::BodyTooLarge);
-    }
     let route = route(req.method, req.path)?;
     trace.route = Some(route);
     match route {

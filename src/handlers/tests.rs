@@ -700,6 +700,19 @@ fn an_oversized_body_is_a_413_on_every_route_even_unknown_ones() {
         assert_eq!(body["detail"], "the request body must be at most 8192 bytes");
     }
     assert_eq!(*c.kv.ops.borrow(), (0, 0, 0));
+
+    // A preflight declaring a body over the cap is refused the same way,
+    // with the CORS headers an allowed origin needs to read the 413.
+    let preflight = call_with(&c, "OPTIONS", "/v1/actions", |r| {
+        r.origin = Some("https://app.example.com");
+        r.preflight_method = Some("POST");
+        r.body = Body::TooLarge;
+    });
+    assert_eq!(preflight.response.status, 413);
+    assert_eq!(
+        preflight.response.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
 }
 
 /// Pages through everything with `limit`, checking each page's bounds.

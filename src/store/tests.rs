@@ -302,7 +302,7 @@ fn the_cap_is_reached_at_exactly_the_limit() {
     assert_eq!(kv.ops.borrow().2, 9, "one list per further 1000 actions");
 }
 
-fn fill(store: &Store<'_, MemoryKv>, n: usize) {
+fn fill<K: Kv>(store: &Store<'_, K>, n: usize) {
     for i in 0..n {
         let ms = 1_000_000 + i64::try_from(i).expect("small");
         block_on(store.add_action(id(), &act(&format!("a{i}")), None, ms, 0)).expect("put");
@@ -364,6 +364,61 @@ fn erasing_deletes_every_key_but_the_tombstone_and_writes_that_first() {
     assert_eq!(mine, [tombstone_key(id())]);
     assert_eq!(kv.entry(&tombstone_key(id())).expect("tombstone").2, 3600);
     assert_eq!(block_on(store.first_actions(other)).expect("list").texts(), ["theirs"]);
+}
+
+/// A KV in which another request's writes land the moment the tombstone is
+/// written: the request had checked for the tombstone before it existed.
+struct RacingKv {
+    kv: MemoryKv,
+    late: Vec<String>,
+}
+
+impl Kv for RacingKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.kv.get(key).await
+    }
+
+    async fn put(&self, put: Put<'_>) -> Result<(), KvError> {
+        let tombstone = put.key.ends_with(":!");
+        self.kv.put(put).await?;
+        if tombstone {
+            for key in &self.late {
+                let meta = json(r#"{"a":"late","t":1}"#);
+                let put = Put { key, value: meta.get(), metadata: Some(&meta), ttl_seconds: 60 };
+                self.kv.put(put).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<crate::kv::ListPage, KvError> {
+        self.kv.list(prefix, limit, cursor).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.kv.delete(key).await
+    }
+}
+
+#[test]
+fn a_write_that_raced_the_tombstone_is_found_by_a_listing_made_after_it() {
+    let late = action_key(id(), 3_000, 7);
+    let racing = RacingKv { kv: MemoryKv::default(), late: vec![late.clone(), record_key(id())] };
+    let store = Store::new(&racing, Retention::new(TTL));
+    fill(&store, 5);
+
+    let done = block_on(store.erase(id(), 2_000, 3600)).expect("erase");
+    assert_eq!(done, Erased { deleted: 6, complete: true });
+    assert_eq!(racing.kv.entry(&late), None, "the late action is gone");
+    assert_eq!(racing.kv.entry(&record_key(id())), None, "and a record written late");
+    let mine: Vec<String> =
+        racing.kv.keys().into_iter().filter(|k| k.contains("0305e82c3301")).collect();
+    assert_eq!(mine, [tombstone_key(id())]);
 }
 
 #[test]
