@@ -102,7 +102,7 @@ export function ActionsPanel({ client, onError }: Props) {
           {page.actions.map((action) => (
             <li key={action.id} data-testid="action">
               {/* Rendered as text: actions are visitor input. */}
-              <span className="type">{action.type}</span> <time>{timeOf(action)}</time>
+              <bdi className="type">{action.type}</bdi> <time>{timeOf(action)}</time>
             </li>
           ))}
         </ol>
