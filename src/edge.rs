@@ -277,6 +277,17 @@ fn wait_until(ctx: &JsValue, work: impl std::future::Future<Output = ()> + 'stat
     let _ = wait.call1(ctx, &promise);
 }
 
+/// What a JavaScript exception says: an `Error`'s message, a thrown string,
+/// or the name of what was thrown. (`{:?}` would say more, but it links
+/// wasm-bindgen's general value printer into both the wasm and the glue.)
+fn describe(e: &JsValue) -> String {
+    if let Some(error) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    e.as_string()
+        .unwrap_or_else(|| format!("a thrown {}", e.js_typeof().as_string().unwrap_or_default()))
+}
+
 fn console_log(line: &str) {
     web_sys::console::log_1(&JsValue::from_str(line));
 }

@@ -68,10 +68,7 @@ impl WorkerKv {
 }
 
 fn error(op: &'static str, e: &JsValue) -> KvError {
-    let detail = e
-        .dyn_ref::<js_sys::Error>()
-        .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
-    KvError { op, detail }
+    KvError { op, detail: super::describe(e) }
 }
 
 fn options(pairs: &[(&str, &JsValue)]) -> Result<Object, JsValue> {

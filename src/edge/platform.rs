@@ -65,9 +65,7 @@ impl Platform for WorkerPlatform<'_> {
             Ok(success) if success.as_bool() == Some(false) => RateDecision::Limited,
             Ok(_) => RateDecision::Allowed,
             Err(e) => {
-                let detail = e
-                    .dyn_ref::<js_sys::Error>()
-                    .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
+                let detail = super::describe(&e);
                 let line =
                     log::note("warn", "rate_limit_failed", Some(limiter.binding()), Some(&detail));
                 web_sys::console::log_1(&JsValue::from_str(&line));
@@ -77,10 +75,7 @@ impl Platform for WorkerPlatform<'_> {
     }
 
     async fn siteverify(&self, body: &str) -> Result<String, String> {
-        let describe = |e: JsValue| {
-            e.dyn_ref::<js_sys::Error>()
-                .map_or_else(|| format!("{e:?}"), |e| String::from(e.message()))
-        };
+        let describe = |e: JsValue| super::describe(&e);
         let headers = web_sys::Headers::new().map_err(describe)?;
         headers.set("content-type", REQUEST_CONTENT_TYPE).map_err(describe)?;
         let init = web_sys::RequestInit::new();
