@@ -132,7 +132,13 @@ dev: setup dev-keys $(BUILD_OUT)
 
 test: test-lint test-host test-worker
 
-test-lint: wasm-target
+# rustup's minimal profile leaves out rustfmt and clippy.
+.PHONY: lint-tools
+lint-tools:
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+
+test-lint: wasm-target lint-tools
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) --lib -- -D warnings
