@@ -501,14 +501,21 @@ describe("bodies", () => {
   test("a streamed body with no declared length is cut off at the cap where a body is read", async () => {
     const { token } = await visitor();
     const chunk = new TextEncoder().encode("x".repeat(4096));
+    // Three chunks pass the cap; then the stream waits for the answer rather
+    // than go on sending, so the worker never has unread bytes that would
+    // make the connection reset before the answer is read.
     let sent = 0;
+    let release;
+    const answered = new Promise((resolve) => (release = resolve));
     const stream = new ReadableStream({
-      pull(controller) {
-        if (sent++ < 16) controller.enqueue(chunk);
-        else controller.close();
+      async pull(controller) {
+        if (sent++ < 3) return controller.enqueue(chunk);
+        await answered;
+        controller.close();
       },
     });
     const r = await worker.call("POST", "/v1/actions", { token, headers: { "content-type": "application/json" }, body: stream });
+    release();
     assert.equal(r.status, 413);
     assert.deepEqual(r.body, { detail: "the request body must be at most 8192 bytes" });
   });
