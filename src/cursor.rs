@@ -87,9 +87,7 @@ fn tag(key: &[u8; 32], id: AnonId, kv_cursor: &[u8]) -> [u8; TAG_BYTES] {
 }
 
 fn keyed(key: &[u8; 32], id: AnonId, kv_cursor: &[u8]) -> Hmac<Sha256> {
-    // Any key length is valid for HMAC; the fallback is never taken.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    let mut mac = crate::keys::hmac_sha256(key);
     // The id has a fixed length, so id and cursor cannot be re-split.
     mac.update(id.to_string().as_bytes());
     mac.update(kv_cursor);

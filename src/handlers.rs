@@ -111,18 +111,13 @@ const SECURITY_HEADERS: [(&str, &str); 2] = [
 /// headers here.
 pub async fn handle<K: Kv, P: Platform>(req: &Request<'_>, deps: &Deps<'_, K, P>) -> Outcome {
     let mut trace = Trace::default();
+    // A preflight declaring an oversized body is served like any request,
+    // so that it gets the 413 (with CORS headers) every route gives.
     let preflight = match (req.is_options(), req.origin, req.preflight_method) {
-        (true, Some(origin), Some(_)) => Some(origin),
+        (true, Some(origin), Some(_)) if req.body != Body::TooLarge => Some(origin),
         _ => None,
     };
-    let (mut response, error) = if req.body == Body::TooLarge {
-        // Before anything else, preflights included: the edge never
-        // buffered it.
-        let error = ApiError::BodyTooLarge;
-        let mut response = error.to_response();
-        deps.cors.decorate(req.origin, &mut response);
-        (response, Some(error))
-    } else if let Some(origin) = preflight {
+    let (mut response, error) = if let Some(origin) = preflight {
         match deps.cors.preflight(origin) {
             Some(response) => (response, None),
             None => (ApiError::OriginNotAllowed.to_response(), Some(ApiError::OriginNotAllowed)),
@@ -152,6 +147,10 @@ async fn serve<K: Kv, P: Platform>(
     deps: &Deps<'_, K, P>,
     trace: &mut Trace,
 ) -> Result<Response, ApiError> {
+    // Before anything else, whatever the route: the edge never buffered it.
+    if req.body == Body::TooLarge {
+        return Err(ApiError::BodyTooLarge);
+    }
     let route = route(req.method, req.path)?;
     trace.route = Some(route);
     match route {

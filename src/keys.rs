@@ -38,6 +38,15 @@ use jwt_compact::{
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::Sha256;
 
+/// HMAC-SHA256 keyed with `key`, for tokens, derived secrets and cursors.
+/// HMAC takes a key of any length (RFC 2104 §2), and the `hmac` crate's
+/// `new_from_slice` never refuses one for a block hash; the fallback only
+/// satisfies its signature, so that no request path can panic here.
+pub(crate) fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
+}
+
 /// An algorithm a key can be configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -149,9 +158,7 @@ impl Key {
     /// An HS256 key. The caller checks its length (RFC 7518 §3.2).
     #[must_use]
     pub fn hs256(kid: Option<String>, secret: &[u8]) -> Self {
-        // HMAC takes a key of any length (RFC 2104 §2), so this never fails.
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-        Self { kid, material: Material::Hs256(Hs256Key::new(secret), mac) }
+        Self { kid, material: Material::Hs256(Hs256Key::new(secret), hmac_sha256(secret)) }
     }
 
     /// An Ed25519 key from its 32-byte seed (the JWK's `d`, RFC 8037 §2).
@@ -268,10 +275,7 @@ impl KeySet {
             Material::Hs256(key, _) => Cow::Borrowed(key.as_ref()),
             Material::Ed25519(pair) => Cow::Owned(pair.sk.seed().to_vec()),
         };
-        // HMAC takes a key of any length, so the fallback is never taken.
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&material)
-            .map(|mac| mac.chain_update(label).finalize().into_bytes());
-        mac.map(Into::into).unwrap_or([0; 32])
+        hmac_sha256(&material).chain_update(label).finalize().into_bytes().into()
     }
 
     /// The public keys as a JWK Set (RFC 7517 §5), signing key first. HS256

@@ -1,7 +1,8 @@
 //! The four Workers KV operations the worker uses, as a trait.
 //!
-//! The worker implements it over the KV binding (see `edge::kv`); host tests implement it in memory, including a mode where
-//! listings lag behind writes the way KV's do. Everything above this trait
+//! The worker implements it over the KV binding (see `edge::kv`); host
+//! tests implement it in memory, including a mode where listings lag behind
+//! writes the way KV's do. Everything above this trait
 //! is plain Rust, tested on the host.
 
 use std::fmt;

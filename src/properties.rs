@@ -304,7 +304,8 @@ proptest! {
         use_valid_token in any::<bool>(),
         method_pick in prop_oneof![Just(None), Just(Some("DELETE")), Just(Some("POST"))],
         body in prop::option::of("(?s).{0,300}"),
-        content_type in prop::option::of(prop_oneof![Just("application/json".to_owned()), ".{0,30}"]),
+        content_type in
+            prop::option::of(prop_oneof![Just("application/json".to_owned()), ".{0,30}"]),
     ) {
         let method = method_pick.map_or(method, str::to_owned);
         let config = Config::from_lookup(|name| {
