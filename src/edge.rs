@@ -7,8 +7,16 @@
 //! and `worker::Response` on every call, which measured here at 60–80 µs of
 //! extra CPU per request. This layer reads only the headers the handlers
 //! need (each read crosses into JavaScript), hands them to plain Rust, and
-//! builds the response directly. The `worker` crate is still linked for its
-//! KV and rate-limiter bindings.
+//! builds the response directly. KV, the rate limiters and `fetch` are
+//! called on their JavaScript objects directly too (`edge/kv.rs`,
+//! `edge/platform.rs`); the `worker` crate is linked for `Env` and because
+//! worker-build's shim calls its exports.
+//!
+//! Known shortcoming: that shim wraps every request in `Proxy` objects, which
+//! cost about 11 µs of CPU per request on a no-op worker (BENCHMARKS.md).
+//! They are what re-instantiates the wasm after a panic; worker-build's
+//! `CUSTOM_SHIM` would drop them, and the recovery with them, so the cost
+//! stays until worker-build offers both.
 
 mod kv;
 mod platform;

@@ -77,6 +77,10 @@ struct WhoAmI {
     expires_at: i64,
 }
 
+/// What the token says, with no KV operation. Known shortcoming: it does
+/// not see an erase, so an erased visitor's unexpired token still answers
+/// here (as it does for any verifier checking tokens offline against the
+/// JWKS); every route that reads the visitor's data refuses it.
 pub(super) fn whoami(verified: VerifiedToken) -> Response {
     Response::json(200, &WhoAmI { anon_id: verified.anon_id, expires_at: verified.expires_at })
 }
